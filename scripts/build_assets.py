@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Copy the npm-managed front-end libraries into the package's static folder.
+
+Run after ``npm ci``; ``make run`` and ``make test`` do both. The list below is
+the only place that names a vendored file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENDOR = ROOT / "src" / "spyglass" / "web" / "static" / "vendor"
+ASSETS = {
+    "htmx.min.js": "node_modules/htmx.org/dist/htmx.min.js",
+}
+
+
+def main() -> int:
+    VENDOR.mkdir(parents=True, exist_ok=True)
+    missing = [source for source in ASSETS.values() if not (ROOT / source).exists()]
+    if missing:
+        print(f"missing {', '.join(missing)}: run `npm ci` first", file=sys.stderr)
+        return 1
+    for target, source in ASSETS.items():
+        shutil.copyfile(ROOT / source, VENDOR / target)
+    print(f"copied {len(ASSETS)} assets into {VENDOR.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

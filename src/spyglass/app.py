@@ -1,0 +1,93 @@
+"""The web application factory: ``create_app(settings)`` wires every feature's routes and the
+cross-cutting middleware. Same code for the embedded and the distributed mode."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
+
+from spyglass import __version__
+from spyglass.accounts.auth import AuthMiddleware
+from spyglass.config import Settings, get_settings
+from spyglass.core.csrf import CSRFGuardMiddleware, csrf_config
+from spyglass.core.dependencies import DEPENDENCIES
+from spyglass.core.errors import handle_exception
+from spyglass.core.health import ROUTES as HEALTH_ROUTES
+from spyglass.core.logging import configure_logging
+from spyglass.core.middleware import RequestContextMiddleware
+from spyglass.core.ratelimit_middleware import RateLimitMiddleware
+from spyglass.core.services import Services
+from spyglass.core.sessions import session_config
+from spyglass.web.templating import STATIC_DIR, template_config
+
+logger = logging.getLogger("spyglass.app")
+
+
+def feature_routes() -> Sequence[ControllerRouterHandler]:
+    """Every feature's route handlers, in one explicit list."""
+    from spyglass.accounts.routes import ROUTES as ACCOUNT_ROUTES
+    from spyglass.admin.routes import ROUTES as ADMIN_ROUTES
+    from spyglass.web.routes import ROUTES as WEB_ROUTES
+
+    return [*HEALTH_ROUTES, *WEB_ROUTES, *ACCOUNT_ROUTES, *ADMIN_ROUTES]
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Litestar:
+    """Build the Litestar app. ``services`` may be passed in (tests, the embedded server) to share them."""
+    settings = settings or get_settings()
+    services = services or Services.build(settings)
+    secret = settings.secret()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        logger.info("spyglass web starting", extra={"database": services.db.backend, "version": __version__})
+        try:
+            yield
+        finally:
+            await services.close()
+
+    sessions = session_config(idle_seconds=settings.session_idle_seconds, secure=settings.cookies_secure)
+    return Litestar(
+        route_handlers=[
+            *feature_routes(),
+            create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+        ],
+        dependencies=DEPENDENCIES,
+        middleware=[
+            DefineMiddleware(RequestContextMiddleware, settings=settings, metrics=services.metrics),
+            sessions.middleware,
+            DefineMiddleware(CSRFGuardMiddleware, config=csrf_config(secret, secure=settings.cookies_secure)),
+            AuthMiddleware,
+            RateLimitMiddleware,
+        ],
+        stores={"sessions": services.session_store},
+        template_config=template_config(),
+        exception_handlers={Exception: handle_exception},
+        openapi_config=OpenAPIConfig(
+            title="Spyglass API",
+            version=__version__,
+            path="/api/docs",
+            description="Spyglass's JSON API. Authenticate with `Authorization: Bearer <personal API token>`.",
+            render_plugins=[],
+        ),
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_body_bytes,
+        state=State({"services": services, "settings": settings}),
+        debug=False,
+        logging_config=None,
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """Entry point for ASGI servers (``uvicorn --factory spyglass.app:create_app_from_env``)."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

@@ -1,0 +1,169 @@
+"""Settings: one class, read from ``SPYGLASS_*`` environment variables and ``.env``.
+
+Every field is documented in ``docs/configuration.md``. There are no secret
+fallbacks: in development the secret key is generated once and kept in the data
+folder; in production a missing or weak secret stops the process at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "dev", "development", "insecure", "password"}
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot be used; the message says which one and why."""
+
+
+class Settings(BaseSettings):
+    """All of Spyglass's configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="SPYGLASS_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path("data")
+    secret_key: SecretStr | None = None
+
+    database_url: str | None = None
+    database_replica_url: str | None = None
+    redis_url: str | None = None
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    base_url: str = "http://127.0.0.1:8000"
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    max_body_bytes: int = Field(default=2_000_000, ge=1024)
+    default_page_size: int = Field(default=25, ge=1, le=200)
+    max_page_size: int = Field(default=100, ge=1, le=1000)
+
+    session_idle_seconds: int = Field(default=3600, ge=60)
+    allow_registration: bool = True
+    email_verification_ttl_hours: int = Field(default=48, ge=1)
+    password_reset_ttl_minutes: int = Field(default=60, ge=5)
+
+    password_min_length: int = Field(default=8, ge=8, le=128)
+    password_require_upper: bool = False
+    password_require_digit: bool = False
+    password_require_special: bool = False
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_from: str = "Spyglass <spyglass@localhost>"
+
+    rate_limit_enabled: bool = True
+    rate_limit_api: str = "60/minute"
+    rate_limit_bot_controls: str = "10/minute"
+    rate_limit_settings: str = "30/minute"
+    rate_limit_login: str = "5 per 5 minutes"
+    rate_limit_register: str = "3/hour"
+    rate_limit_feedback: str = "5/hour"
+
+    cache_ttl_sessions: int = Field(default=300, ge=0)
+    cache_ttl_settings: int = Field(default=300, ge=0)
+    cache_ttl_listings: int = Field(default=120, ge=0)
+    cache_ttl_analytics: int = Field(default=3600, ge=0)
+
+    audit_retention_days: int = Field(default=365, ge=1)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _enforce_secret(self) -> Settings:
+        if self.environment == "production":
+            problem = secret_problem(self.secret_key.get_secret_value() if self.secret_key else None)
+            if problem:
+                raise ConfigurationError(f"SPYGLASS_SECRET_KEY {problem}; production mode refuses to start.")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data folder (embedded mode)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'spyglass.db').resolve()}"
+
+    @property
+    def database_backend(self) -> str:
+        return "sqlite" if self.resolved_database_url.startswith("sqlite") else "postgresql"
+
+    @property
+    def cookies_secure(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def secret(self) -> str:
+        """The secret key; in development it is generated once and kept in ``data_dir/secret_key``."""
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value()
+            problem = secret_problem(value)
+            if problem:
+                raise ConfigurationError(f"SPYGLASS_SECRET_KEY {problem}.")
+            return value
+        if self.is_production:  # pragma: no cover - the validator already refused this
+            raise ConfigurationError("SPYGLASS_SECRET_KEY is required in production.")
+        return _load_or_create_secret(self.data_dir / "secret_key")
+
+
+def secret_problem(value: str | None) -> str | None:
+    """Why ``value`` is not an acceptable secret key, or None when it is."""
+    if not value:
+        return "is missing"
+    if value.strip().lower() in PLACEHOLDER_SECRETS:
+        return "is a placeholder value"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    if len(set(value)) < 8:
+        return "is too repetitive to be secret"
+    return None
+
+
+def _load_or_create_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment, with explicit overrides (used by the CLI and tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

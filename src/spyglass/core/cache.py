@@ -1,0 +1,116 @@
+"""The cache: cashews in memory, or on Redis when ``SPYGLASS_REDIS_URL`` is set.
+
+Keys live in namespaces (``users``, ``settings``, ``listings``, ``analytics`` ...)
+with a TTL per namespace from the settings. Loads are single-flight per key in a
+process, so a cold key under load is computed once (stampede protection). Hits
+and misses are counted per namespace for ``/metrics`` and the admin cache page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from cashews import Cache as CashewsCache
+
+from spyglass.core.metrics import Metrics
+
+T = TypeVar("T")
+_MISSING = object()
+
+
+@dataclass
+class NamespaceStats:
+    """Hit and miss counts of one namespace since the process started."""
+
+    hits: int = 0
+    misses: int = 0
+
+    @property
+    def hit_ratio(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+
+class Cache:
+    """Namespaced get-or-load cache with invalidation and statistics."""
+
+    def __init__(
+        self, *, redis_url: str | None, ttls: dict[str, int], metrics: Metrics, prefix: str = "spyglass"
+    ) -> None:
+        self._backend = CashewsCache()
+        if redis_url:
+            self._backend.setup(redis_url, client_side=True, client_side_prefix=f"{prefix}:cs:", prefix=f"{prefix}:")
+            self.backend_name = "redis"
+        else:
+            self._backend.setup("mem://?size=100000", prefix=f"{prefix}:")
+            self.backend_name = "memory"
+        self._ttls = ttls
+        self._metrics = metrics
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.stats: dict[str, NamespaceStats] = defaultdict(NamespaceStats)
+
+    def ttl(self, namespace: str) -> int:
+        return self._ttls.get(namespace, 60)
+
+    @staticmethod
+    def key(namespace: str, key: object) -> str:
+        return f"{namespace}:{key}"
+
+    async def get_or_load(self, namespace: str, key: object, loader: Callable[[], Awaitable[T]]) -> T:
+        """The cached value, or ``loader()`` stored for the namespace's TTL. A TTL of 0 disables caching."""
+        ttl = self.ttl(namespace)
+        if ttl <= 0:
+            return await loader()
+        full_key = self.key(namespace, key)
+        value = await self._backend.get(full_key, default=_MISSING)
+        if value is not _MISSING:
+            self._count(namespace, hit=True)
+            return cast(T, value)
+        lock = self._locks.setdefault(full_key, asyncio.Lock())
+        async with lock:
+            value = await self._backend.get(full_key, default=_MISSING)
+            if value is not _MISSING:
+                self._count(namespace, hit=True)
+                return cast(T, value)
+            self._count(namespace, hit=False)
+            loaded = await loader()
+            await self._backend.set(full_key, loaded, expire=ttl)
+        self._locks.pop(full_key, None)
+        return loaded
+
+    async def invalidate(self, namespace: str, key: object) -> None:
+        """Forget one key; the next read loads it again."""
+        await self._backend.delete(self.key(namespace, key))
+
+    async def clear_namespace(self, namespace: str) -> None:
+        """Forget every key of a namespace."""
+        await self._backend.delete_match(f"{namespace}:*")
+
+    async def clear_all(self) -> None:
+        await self._backend.clear()
+
+    def _count(self, namespace: str, *, hit: bool) -> None:
+        stats = self.stats[namespace]
+        if hit:
+            stats.hits += 1
+            self._metrics.cache_hits.labels(namespace).inc()
+        else:
+            stats.misses += 1
+            self._metrics.cache_misses.labels(namespace).inc()
+
+    async def ping(self) -> bool:
+        try:
+            await self._backend.ping()
+        except Exception:
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self._backend.close()
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.backend_name, "ttls": dict(self._ttls)}

@@ -1,0 +1,45 @@
+"""Request-scoped dependencies shared by every feature's routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from litestar import Request
+from litestar.di import Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from spyglass.accounts.auth import CurrentUser
+from spyglass.core.services import Services
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def provide_services(request: Request[Any, Any, Any]) -> Services:
+    return request.app.state.services
+
+
+async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
+    """The request's unit of work: a writer for unsafe methods, committed after the handler returns."""
+    services: Services = request.app.state.services
+    async with services.db.session(write=request.method not in SAFE_METHODS) as session:
+        yield session
+
+
+async def provide_user(request: Request[Any, Any, Any]) -> CurrentUser | None:
+    return request.scope.get("user")
+
+
+async def provide_required_user(request: Request[Any, Any, Any]) -> CurrentUser:
+    """The signed-in user; use together with the ``require_user`` guard."""
+    user = request.scope.get("user")
+    assert user is not None, "route needs the require_user guard"
+    return user
+
+
+DEPENDENCIES = {
+    "services": Provide(provide_services),
+    "db": Provide(provide_db_session),
+    "user": Provide(provide_user),
+    "me": Provide(provide_required_user),
+}

@@ -1,0 +1,96 @@
+"""The outermost middleware: request id, access log, metrics and security headers for every response."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from spyglass.config import Settings
+from spyglass.core.metrics import Metrics
+from spyglass.core.request_context import request_id_var
+
+logger = logging.getLogger("spyglass.access")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+STATIC_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
+
+
+def _is_https(scope: Scope, settings: Settings) -> bool:
+    return bool(scope.get("scheme") == "https" or settings.cookies_secure)
+
+
+class RequestContextMiddleware:
+    """Assigns a request id, records metrics and an access log line, adds security headers."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, metrics: Metrics) -> None:
+        self.app = app
+        self.settings = settings
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if 8 <= len(incoming) <= 64 and incoming.isalnum() else secrets.token_hex(8)
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        https = _is_https(scope, self.settings)
+        path: str = scope["path"]
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableScopeHeaders.from_message(message)
+                headers["x-request-id"] = request_id
+                for name, value in STATIC_HEADERS:
+                    if name.decode() not in headers:
+                        headers[name.decode()] = value.decode()
+                if "content-security-policy" not in headers:
+                    headers["content-security-policy"] = CONTENT_SECURITY_POLICY
+                if https:
+                    headers[HSTS[0].decode()] = HSTS[1].decode()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("path_template") or "unmatched"
+            method = scope.get("method", "GET")
+            self.metrics.http_requests.labels(method, route, str(status)).inc()
+            self.metrics.http_latency.labels(method, route).observe(elapsed)
+            if not path.startswith(("/static/", "/health", "/metrics")):
+                logger.info(
+                    "request",
+                    extra={
+                        "method": method,
+                        "path": path,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)
+
+
+def scope_state(scope: Scope) -> dict[str, Any]:
+    """The mutable per-request state dictionary."""
+    return scope.setdefault("state", {})

@@ -1,0 +1,51 @@
+"""Who is calling: the client IP (through trusted proxies only) and the request id."""
+
+from __future__ import annotations
+
+import ipaddress
+from contextvars import ContextVar
+from typing import Any
+
+request_id_var: ContextVar[str | None] = ContextVar("spyglass_request_id", default=None)
+
+
+def _header(scope: Any, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def client_ip(scope: Any, trusted_proxies: list[str]) -> str:
+    """The caller's IP; ``X-Forwarded-For`` is believed only when the peer is a trusted proxy."""
+    client = scope.get("client")
+    peer = client[0] if client else "unknown"
+    if trusted_proxies and _is_trusted(peer, trusted_proxies):
+        forwarded = _header(scope, b"x-forwarded-for")
+        if forwarded:
+            hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+            for hop in reversed(hops):
+                if not _is_trusted(hop, trusted_proxies):
+                    return hop
+            if hops:
+                return hops[0]
+    return str(peer)
+
+
+def _is_trusted(address: str, trusted: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for network in trusted:
+        try:
+            if ip in ipaddress.ip_network(network, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def user_agent(scope: Any) -> str | None:
+    value = _header(scope, b"user-agent")
+    return value[:300] if value else None

@@ -1,0 +1,81 @@
+"""The long-lived services of one Spyglass process, built once from the settings and shared by
+the web app, the CLI and (later) the workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+
+from spyglass.accounts.auth import Authenticator
+from spyglass.config import Settings
+from spyglass.core.cache import Cache
+from spyglass.core.db import Database
+from spyglass.core.mail import Mailer
+from spyglass.core.metrics import Metrics
+from spyglass.core.ratelimit import RateLimiter
+
+
+@dataclass
+class Services:
+    """Everything a request or a job needs besides its own data."""
+
+    settings: Settings
+    db: Database
+    metrics: Metrics
+    cache: Cache
+    limiter: RateLimiter
+    mailer: Mailer
+    session_store: Store
+    authenticator: Authenticator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.authenticator = Authenticator(self)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        metrics = Metrics()
+        return cls(
+            settings=settings,
+            db=Database(settings.resolved_database_url),
+            metrics=metrics,
+            cache=Cache(
+                redis_url=settings.redis_url,
+                ttls={
+                    "users": settings.cache_ttl_sessions,
+                    "tokens": settings.cache_ttl_sessions,
+                    "settings": settings.cache_ttl_settings,
+                    "listings": settings.cache_ttl_listings,
+                    "analytics": settings.cache_ttl_analytics,
+                },
+                metrics=metrics,
+            ),
+            limiter=RateLimiter(
+                limits={
+                    "api": settings.rate_limit_api,
+                    "bot_controls": settings.rate_limit_bot_controls,
+                    "settings": settings.rate_limit_settings,
+                    "login": settings.rate_limit_login,
+                    "register": settings.rate_limit_register,
+                    "feedback": settings.rate_limit_feedback,
+                },
+                redis_url=settings.redis_url,
+                metrics=metrics,
+                enabled=settings.rate_limit_enabled,
+            ),
+            mailer=Mailer(settings),
+            session_store=_session_store(settings),
+        )
+
+    async def close(self) -> None:
+        await self.cache.close()
+        await self.db.dispose()
+
+
+def _session_store(settings: Settings) -> Store:
+    if settings.redis_url:
+        from litestar.stores.redis import RedisStore
+
+        return RedisStore.with_client(url=settings.redis_url, namespace="spyglass:sessions")
+    return MemoryStore()

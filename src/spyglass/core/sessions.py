@@ -1,0 +1,67 @@
+"""Server-side sessions (memory store, or Redis when configured) whose id changes at login.
+
+Litestar keeps the session id from the cookie for the life of the session; to
+prevent session fixation we replace it when the privilege level changes:
+``rotate_session(request)`` makes the next response store the data under a new
+id, delete the old one and send the new cookie.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.types import Message, ScopeSession
+
+ROTATE_FLAG = "spyglass.rotate_session"
+NEW_ID = "spyglass.new_session_id"
+SESSION_COOKIE = "spyglass_session"
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    """A server-side session backend that can move the session to a fresh id."""
+
+    def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+        state = connection.scope.setdefault("state", {})
+        if state.get(ROTATE_FLAG):
+            if NEW_ID not in state:
+                state[NEW_ID] = self.generate_session_id()
+            return str(state[NEW_ID])
+        return super().get_session_id(connection)
+
+    async def store_in_message(
+        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        state = connection.scope.setdefault("state", {})
+        if state.get(ROTATE_FLAG):
+            old_id = connection.cookies.get(self.config.key)
+            if old_id and old_id != "null":
+                await self.delete(old_id, store=self.config.get_store_from_app(connection.scope["app"]))
+        await super().store_in_message(scope_session, message, connection)
+
+
+@dataclass
+class SessionConfig(ServerSideSessionConfig):
+    """Session settings with the rotating backend."""
+
+    _backend_class: type[ServerSideSessionBackend] = field(default=RotatingSessionBackend)
+
+
+def rotate_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Give this session a new id when the response is sent (call at login and privilege changes)."""
+    connection.scope.setdefault("state", {})[ROTATE_FLAG] = True
+
+
+def session_config(*, idle_seconds: int, secure: bool) -> SessionConfig:
+    """HttpOnly, SameSite=Lax, Secure over HTTPS; expires after ``idle_seconds`` without a request."""
+    return SessionConfig(
+        key=SESSION_COOKIE,
+        max_age=idle_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        store="sessions",
+        exclude=["^/static/", "^/health$", "^/metrics$"],
+    )
