@@ -34,10 +34,11 @@ logger = logging.getLogger("spyglass.app")
 def feature_routes() -> Sequence[ControllerRouterHandler]:
     """Every feature's route handlers, in one explicit list."""
     from spyglass.accounts.routes import ROUTES as ACCOUNT_ROUTES
+    from spyglass.accounts.token_routes import ROUTES as TOKEN_ROUTES
     from spyglass.admin.routes import ROUTES as ADMIN_ROUTES
     from spyglass.web.routes import ROUTES as WEB_ROUTES
 
-    return [*HEALTH_ROUTES, *WEB_ROUTES, *ACCOUNT_ROUTES, *ADMIN_ROUTES]
+    return [*HEALTH_ROUTES, *WEB_ROUTES, *ACCOUNT_ROUTES, *TOKEN_ROUTES, *ADMIN_ROUTES]
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Litestar:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 USERS_NAMESPACE = "users"
 TOKENS_NAMESPACE = "tokens"
-TOKEN_PREFIX = "sg_"  # noqa: S105 - a recognisable prefix, not a secret
+TOKEN_PREFIX = "sg_"
 LAST_USED_EVERY_SECONDS = 60.0
 LAST_SEEN_EVERY_SECONDS = 300.0
 

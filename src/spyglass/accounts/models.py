@@ -22,7 +22,7 @@ class AccountTokenPurpose(enum.StrEnum):
     """Why a single-use token was issued."""
 
     VERIFY_EMAIL = "verify_email"
-    RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose name, not a password
+    RESET_PASSWORD = "reset_password"
     CHANGE_EMAIL = "change_email"
 
 

@@ -1,0 +1,42 @@
+"""Browser-like helpers for the test client: CSRF-protected form posts and signing in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from spyglass.core.csrf import CSRF_COOKIE, CSRF_HEADER
+
+Client = AsyncTestClient[Litestar]
+
+
+async def csrf_token(client: Client) -> str:
+    """The CSRF token of this client, fetching a page first when it has none yet."""
+    token = client.cookies.get(CSRF_COOKIE)
+    if not token:
+        await client.get("/health-csrf-probe")  # any non-excluded GET sets the cookie, even a 404
+        token = client.cookies.get(CSRF_COOKIE)
+    assert token, "the app did not set a CSRF cookie"
+    return token
+
+
+async def post_form(client: Client, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
+    """POST a form the way the browser does, with the hidden CSRF field."""
+    form = {**(data or {}), "_csrf_token": await csrf_token(client)}
+    return await client.post(url, data=form, **kwargs)
+
+
+async def send_json(client: Client, method: str, url: str, json: Any = None, **kwargs: Any) -> httpx.Response:
+    """A cookie-authenticated JSON request with the CSRF header (as htmx or fetch would send it)."""
+    headers = {CSRF_HEADER: await csrf_token(client), **kwargs.pop("headers", {})}
+    return await client.request(method, url, json=json, headers=headers, **kwargs)
+
+
+async def login(client: Client, login: str, password: str) -> httpx.Response:
+    """Sign in through the login form; asserts it succeeded (303 redirect)."""
+    response = await post_form(client, "/login", {"login": login, "password": password})
+    assert response.status_code == 303, f"login failed: {response.status_code} {response.text[:300]}"
+    return response
