@@ -42,11 +42,13 @@ class Cache:
         self, *, redis_url: str | None, ttls: dict[str, int], metrics: Metrics, prefix: str = "spyglass"
     ) -> None:
         self._backend = CashewsCache()
+        self.prefix = prefix
         if redis_url:
-            self._backend.setup(redis_url, client_side=True, client_side_prefix=f"{prefix}:cs:", prefix=f"{prefix}:")
+            # Client-side caching keeps hot keys in process memory, invalidated by Redis (RESP3 tracking).
+            self._backend.setup(redis_url, client_side=True, client_side_prefix=f"{prefix}:cs:")
             self.backend_name = "redis"
         else:
-            self._backend.setup("mem://?size=100000", prefix=f"{prefix}:")
+            self._backend.setup("mem://?size=100000")
             self.backend_name = "memory"
         self._ttls = ttls
         self._metrics = metrics
@@ -56,9 +58,8 @@ class Cache:
     def ttl(self, namespace: str) -> int:
         return self._ttls.get(namespace, 60)
 
-    @staticmethod
-    def key(namespace: str, key: object) -> str:
-        return f"{namespace}:{key}"
+    def key(self, namespace: str, key: object) -> str:
+        return f"{self.prefix}:{namespace}:{key}"
 
     async def get_or_load(self, namespace: str, key: object, loader: Callable[[], Awaitable[T]]) -> T:
         """The cached value, or ``loader()`` stored for the namespace's TTL. A TTL of 0 disables caching."""
@@ -88,10 +89,11 @@ class Cache:
 
     async def clear_namespace(self, namespace: str) -> None:
         """Forget every key of a namespace."""
-        await self._backend.delete_match(f"{namespace}:*")
+        await self._backend.delete_match(f"{self.prefix}:{namespace}:*")
 
     async def clear_all(self) -> None:
-        await self._backend.clear()
+        """Forget every Spyglass key (other data in the same Redis database is left alone)."""
+        await self._backend.delete_match(f"{self.prefix}:*")
 
     def _count(self, namespace: str, *, hit: bool) -> None:
         stats = self.stats[namespace]
