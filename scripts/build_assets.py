@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VENDOR = ROOT / "src" / "spyglass" / "web" / "static" / "vendor"
 ASSETS = {
     "htmx.min.js": "node_modules/htmx.org/dist/htmx.min.js",
+    "swagger-ui-bundle.js": "node_modules/swagger-ui-dist/swagger-ui-bundle.js",
+    "swagger-ui.css": "node_modules/swagger-ui-dist/swagger-ui.css",
 }
 
 
