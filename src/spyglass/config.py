@@ -7,7 +7,9 @@ folder; in production a missing or weak secret stops the process at start-up.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -83,11 +85,30 @@ class Settings(BaseSettings):
 
     audit_retention_days: int = Field(default=365, ge=1)
 
+    # Outbound HTTP (core/urlpolicy.py, core/fetch.py). Target lists: comma-separated CIDR networks and host names.
+    allow_private_targets: str = ""
+    verified_targets: str = ""
+    http_user_agent: str | None = None
+    http_timeout_seconds: float = Field(default=20.0, gt=0)
+    http_max_response_bytes: int = Field(default=5_000_000, ge=1024)
+    http_per_host_concurrency: int = Field(default=4, ge=1)
+    http_per_host_delay_seconds: float = Field(default=1.0, ge=0)
+    http_proxy: str | None = None
+    http_max_redirects: int = Field(default=5, ge=0, le=20)
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allow_private_targets", "verified_targets")
+    @classmethod
+    def _check_target_list(cls, value: str) -> str:
+        for entry in (part.strip() for part in value.split(",")):
+            if entry and not _is_target_entry(entry):
+                raise ValueError(f"{entry!r} is neither a CIDR network, an IP address nor a host name")
         return value
 
     @field_validator("base_url")
@@ -121,6 +142,15 @@ class Settings(BaseSettings):
         return "sqlite" if self.resolved_database_url.startswith("sqlite") else "postgresql"
 
     @property
+    def user_agent(self) -> str:
+        """The User-Agent of every outbound request: ``http_user_agent`` or ``Spyglass/<version> (+<base_url>)``."""
+        if self.http_user_agent:
+            return self.http_user_agent
+        from spyglass import __version__
+
+        return f"Spyglass/{__version__} (+{self.base_url})"
+
+    @property
     def cookies_secure(self) -> bool:
         return self.base_url.startswith("https://")
 
@@ -148,6 +178,14 @@ def secret_problem(value: str | None) -> str | None:
     if len(set(value)) < 8:
         return "is too repetitive to be secret"
     return None
+
+
+def _is_target_entry(entry: str) -> bool:
+    try:
+        ipaddress.ip_network(entry, strict=False)
+        return True
+    except ValueError:
+        return re.fullmatch(r"\*?\.?[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?", entry) is not None
 
 
 def _load_or_create_secret(path: Path) -> str:
