@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
@@ -26,6 +25,7 @@ from spyglass.core.middleware import RequestContextMiddleware
 from spyglass.core.ratelimit_middleware import RateLimitMiddleware
 from spyglass.core.services import Services
 from spyglass.core.sessions import session_config
+from spyglass.web.api_docs import openapi_config
 from spyglass.web.templating import STATIC_DIR, template_config
 
 logger = logging.getLogger("spyglass.app")
@@ -72,13 +72,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         stores={"sessions": services.session_store},
         template_config=template_config(),
         exception_handlers={Exception: handle_exception},
-        openapi_config=OpenAPIConfig(
-            title="Spyglass API",
-            version=__version__,
-            path="/api/docs",
-            description="Spyglass's JSON API. Authenticate with `Authorization: Bearer <personal API token>`.",
-            render_plugins=[],
-        ),
+        openapi_config=openapi_config(__version__),
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
         state=State({"services": services, "settings": settings}),
