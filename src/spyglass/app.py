@@ -13,6 +13,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
+import spyglass.jobs  # noqa: F401 - registers every feature's job kinds
 from spyglass import __version__
 from spyglass.accounts.auth import AuthMiddleware
 from spyglass.config import Settings, get_settings
@@ -25,6 +26,7 @@ from spyglass.core.middleware import RequestContextMiddleware
 from spyglass.core.ratelimit_middleware import RateLimitMiddleware
 from spyglass.core.services import Services
 from spyglass.core.sessions import session_config
+from spyglass.engine.engine import Engine
 from spyglass.web.api_docs import openapi_config
 from spyglass.web.templating import STATIC_DIR, template_config
 
@@ -41,8 +43,11 @@ def feature_routes() -> Sequence[ControllerRouterHandler]:
     return [*HEALTH_ROUTES, *WEB_ROUTES, *ACCOUNT_ROUTES, *TOKEN_ROUTES, *ADMIN_ROUTES]
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Litestar:
-    """Build the Litestar app. ``services`` may be passed in (tests, the embedded server) to share them."""
+def create_app(
+    settings: Settings | None = None, *, services: Services | None = None, run_engine: bool = False
+) -> Litestar:
+    """Build the Litestar app. ``services`` may be passed in (tests, the embedded server) to share them;
+    ``run_engine`` starts the embedded worker and scheduler inside the web process (``spyglass serve``)."""
     settings = settings or get_settings()
     services = services or Services.build(settings)
     secret = settings.secret()
@@ -50,9 +55,15 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         logger.info("spyglass web starting", extra={"database": services.db.backend, "version": __version__})
+        engine = Engine(services, mode="embedded") if run_engine else None
+        app.state.engine = engine
+        if engine is not None:
+            await engine.start()
         try:
             yield
         finally:
+            if engine is not None:
+                await engine.stop()
             await services.close()
 
     sessions = session_config(idle_seconds=settings.session_idle_seconds, secure=settings.cookies_secure)

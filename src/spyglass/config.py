@@ -85,6 +85,15 @@ class Settings(BaseSettings):
 
     audit_retention_days: int = Field(default=365, ge=1)
 
+    worker_concurrency: int = Field(default=100, ge=1, le=5000)
+    engine_tick_seconds: float = Field(default=1.0, gt=0, le=60)
+    engine_lease_seconds: float = Field(default=30.0, ge=2)
+    engine_heartbeat_seconds: float = Field(default=1.0, gt=0, le=30)
+    engine_batch_size: int = Field(default=500, ge=1, le=10000)
+    engine_redeliver_after_seconds: float = Field(default=300.0, ge=5)
+    engine_default_interval_seconds: int = Field(default=600, ge=1)
+    engine_min_interval_seconds: int = Field(default=60, ge=1)
+
     # Outbound HTTP (core/urlpolicy.py, core/fetch.py). Target lists: comma-separated CIDR networks and host names.
     allow_private_targets: str = ""
     verified_targets: str = ""

@@ -121,8 +121,7 @@ class Database:
                 yield session
                 if write:
                     await session.commit()
-                else:
-                    await session.rollback()
+                # A reader just closes: closing ends its transaction and keeps loaded objects readable.
             except BaseException:
                 await session.rollback()
                 raise

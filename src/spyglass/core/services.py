@@ -15,6 +15,8 @@ from spyglass.core.db import Database
 from spyglass.core.mail import Mailer
 from spyglass.core.metrics import Metrics
 from spyglass.core.ratelimit import RateLimiter
+from spyglass.engine.events import RunEvents
+from spyglass.engine.metrics import EngineMetrics
 
 
 @dataclass
@@ -28,10 +30,13 @@ class Services:
     limiter: RateLimiter
     mailer: Mailer
     session_store: Store
+    run_events: RunEvents
     authenticator: Authenticator = field(init=False)
+    engine_metrics: EngineMetrics = field(init=False)
 
     def __post_init__(self) -> None:
         self.authenticator = Authenticator(self)
+        self.engine_metrics = EngineMetrics(self.metrics)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -66,9 +71,11 @@ class Services:
             ),
             mailer=Mailer(settings),
             session_store=_session_store(settings),
+            run_events=RunEvents(settings.redis_url),
         )
 
     async def close(self) -> None:
+        await self.run_events.close()
         await self.cache.close()
         await self.db.dispose()
 

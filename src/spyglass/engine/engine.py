@@ -1,0 +1,142 @@
+"""The engine of one process: a Taskiq broker that delivers run ids, the runner that executes them,
+and the dispatcher (scheduler) that hands queued runs to the broker while this process leads.
+
+- embedded (``spyglass serve``): Taskiq's in-process broker; runner and dispatcher in the web process.
+- worker (``spyglass worker``): Taskiq's Redis Streams broker, acknowledged after execution; every
+  worker is also a scheduler candidate, and the one holding the advisory lock dispatches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Literal
+
+from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
+from taskiq.acks import AcknowledgeType
+from taskiq.receiver import Receiver
+
+from spyglass.engine.dispatcher import Dispatcher
+from spyglass.engine.runner import Runner
+
+if TYPE_CHECKING:
+    from spyglass.core.services import Services
+
+logger = logging.getLogger("spyglass.engine")
+TASK_NAME = "spyglass.execute_run"
+STREAM_NAME = "spyglass:runs"
+CONSUMER_GROUP = "spyglass-workers"
+
+Mode = Literal["embedded", "worker", "scheduler"]
+
+
+async def execute_run(run_id: int, context: Context = TaskiqDepends()) -> None:
+    """The only Taskiq task: execute the run with this id (the database row says what to do)."""
+    runner: Runner = context.state.runner
+    await runner.execute(run_id)
+
+
+def build_broker(services: Services, *, mode: Mode, concurrency: int) -> AsyncBroker:
+    """In-process broker for the embedded mode, Redis Streams when Redis is configured."""
+    settings = services.settings
+    broker: AsyncBroker
+    if mode == "embedded" or not settings.redis_url:
+        broker = InMemoryBroker(max_async_tasks=concurrency)
+    else:
+        from taskiq_redis import RedisStreamBroker
+
+        broker = RedisStreamBroker(
+            settings.redis_url,
+            queue_name=STREAM_NAME,
+            consumer_group_name=CONSUMER_GROUP,
+            consumer_id="0",
+            idle_timeout=int(settings.engine_lease_seconds * 4 * 1000),
+            unacknowledged_lock_timeout=settings.engine_lease_seconds,
+            xread_block=1000,
+        )
+    broker.register_task(execute_run, task_name=TASK_NAME)
+    return broker
+
+
+class Engine:
+    """Starts and stops the engine parts this process runs."""
+
+    def __init__(self, services: Services, *, mode: Mode, concurrency: int | None = None) -> None:
+        settings = services.settings
+        self.services = services
+        self.mode = mode
+        self.concurrency = concurrency or settings.worker_concurrency
+        self.broker = build_broker(services, mode=mode, concurrency=self.concurrency)
+        self.runner: Runner | None = None
+        if mode in ("embedded", "worker"):
+            self.runner = Runner(
+                services,
+                concurrency=self.concurrency,
+                mode=mode,
+                lease_seconds=settings.engine_lease_seconds,
+                heartbeat_seconds=settings.engine_heartbeat_seconds,
+                on_delivery_done=self._delivery_done,
+            )
+            self.broker.state.runner = self.runner
+        self.dispatcher = Dispatcher(
+            services,
+            self.kick,
+            tick_seconds=settings.engine_tick_seconds,
+            batch_size=settings.engine_batch_size,
+            redeliver_after_seconds=settings.engine_redeliver_after_seconds,
+            capacity=self._free_capacity if mode == "embedded" else None,
+        )
+        self._receiver_task: asyncio.Task[None] | None = None
+        self._in_flight = 0
+
+    def _delivery_done(self) -> None:
+        self._in_flight = max(0, self._in_flight - 1)
+
+    def _free_capacity(self) -> int:
+        return max(0, self.concurrency * 2 - self._in_flight)
+
+    async def kick(self, run_id: int) -> None:
+        """Hand a run id to the broker."""
+        if self.mode == "embedded":
+            self._in_flight += 1
+        task = self.broker.find_task(TASK_NAME)
+        assert task is not None
+        await task.kiq(run_id)
+
+    async def start(self) -> None:
+        await self.broker.startup()
+        if self.runner is not None:
+            await self.runner.start()
+            if self.mode != "embedded":
+                self._receiver_task = asyncio.create_task(self._receive(), name="spyglass-receiver")
+        self.dispatcher.start()
+        logger.info("engine started", extra={"mode": self.mode, "concurrency": self.concurrency})
+
+    async def _receive(self) -> None:
+        receiver = Receiver(
+            self.broker,
+            max_async_tasks=self.concurrency,
+            ack_type=AcknowledgeType.WHEN_EXECUTED,
+            run_startup=False,
+            propagate_exceptions=False,
+        )
+        await receiver.listen(asyncio.Event())
+
+    def wake(self) -> None:
+        self.dispatcher.wake()
+
+    async def stop(self, *, grace_seconds: float = 10.0) -> None:
+        await self.dispatcher.stop()
+        if self._receiver_task is not None:
+            self._receiver_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._receiver_task
+        if self.runner is not None:
+            await self.runner.stop(grace_seconds=grace_seconds)
+        with contextlib.suppress(Exception):
+            await self.broker.shutdown()
+        logger.info("engine stopped", extra={"mode": self.mode})
+
+
+__all__ = ["Engine", "build_broker", "execute_run"]

@@ -1,0 +1,80 @@
+"""Job kinds: one registry of async handlers, each with a timeout and a retry policy.
+
+Features register their kinds at import time (``market.search``, ``scanner.scan``);
+``engine.probe`` is the engine's own kind for its tests and benchmark.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spyglass.engine.context import RunContext
+
+Handler = Callable[["RunContext"], Awaitable[dict[str, Any] | None]]
+
+
+class TransientError(Exception):
+    """Worth retrying later (network trouble, 5xx, 429). ``retry_after`` overrides the backoff."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(Exception):
+    """Retrying will not help; the run fails at once with this message, shown to the user."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter: attempt n waits up to ``base * 2**(n-1)``, capped."""
+
+    max_attempts: int = 3
+    base_seconds: float = 5.0
+    cap_seconds: float = 600.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before attempt ``attempt + 1``."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.cap_seconds)
+        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** max(attempt - 1, 0))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A kind of run: its name, handler, time limit and retry policy."""
+
+    name: str
+    handler: Handler
+    timeout_seconds: float = 300.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    description: str = ""
+
+
+class UnknownKind(LookupError):
+    """No kind is registered under that name."""
+
+
+_REGISTRY: dict[str, JobKind] = {}
+
+
+def register_kind(kind: JobKind) -> JobKind:
+    """Add a kind to the registry (re-registering the same name replaces it)."""
+    _REGISTRY[kind.name] = kind
+    return kind
+
+
+def get_kind(name: str) -> JobKind:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownKind(f"no job kind named {name!r}") from None
+
+
+def registered_kinds() -> list[JobKind]:
+    return sorted(_REGISTRY.values(), key=lambda kind: kind.name)

@@ -1,0 +1,171 @@
+"""The engine in embedded mode (in-process broker) on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from spyglass.core.db import utcnow
+from spyglass.core.services import Services
+from spyglass.engine import repository, service
+from spyglass.engine.engine import Engine
+from spyglass.engine.models import Run, RunStatus, Schedule
+from spyglass.engine.probe import PROBE_KIND
+from spyglass.engine.runner import Runner
+from tests.engine.helpers import all_finished, enqueue_probes, executions, run_of, statuses, wait_until
+
+
+async def test_queued_runs_all_complete_exactly_once(services: Services, engine: Engine, tmp_path: Path) -> None:
+    ids = await enqueue_probes(services, 60, sleep=0.05, effects_dir=str(tmp_path))
+    engine.wake()
+    await wait_until(lambda: all_finished(services, 60))
+    assert await statuses(services) == {"succeeded": 60}
+    assert executions(tmp_path) == {run_id: 1 for run_id in ids}
+    assert sorted(int(p.name) for p in tmp_path.iterdir() if p.name.isdigit()) == sorted(ids)
+    run = await run_of(services, ids[0])
+    assert run.progress == 100 and run.attempt == 1 and run.finished_at is not None and run.lease_owner is None
+
+
+async def test_transient_failure_is_retried_then_succeeds(services: Services, engine: Engine) -> None:
+    [run_id] = await enqueue_probes(services, 1, fail="transient", fail_attempts=1)
+    engine.wake()
+    await wait_until(lambda: all_finished(services, 1))
+    run = await run_of(services, run_id)
+    assert run.status == RunStatus.SUCCEEDED.value
+    assert run.attempt == 2
+
+
+async def test_permanent_failure_fails_fast_with_message(services: Services, engine: Engine) -> None:
+    [run_id] = await enqueue_probes(services, 1, fail="permanent")
+    engine.wake()
+    await wait_until(lambda: all_finished(services, 1))
+    run = await run_of(services, run_id)
+    assert run.status == RunStatus.FAILED.value
+    assert run.attempt == 1
+    assert run.error == "The probe was told to fail permanently."
+
+
+async def test_transient_failures_stop_after_max_attempts(services: Services, engine: Engine) -> None:
+    [run_id] = await enqueue_probes(services, 1, fail="transient", fail_attempts=99)
+    engine.wake()
+    await wait_until(lambda: all_finished(services, 1))
+    run = await run_of(services, run_id)
+    assert run.status == RunStatus.FAILED.value
+    assert run.attempt == 3
+    assert "after 3 attempts" in (run.error or "")
+
+
+async def test_cancel_queued_run_is_immediate(services: Services) -> None:
+    [run_id] = await enqueue_probes(services, 1)
+    async with services.db.session(write=True) as session:
+        status = await service.cancel_run(session, run_id=run_id, user_id=0, is_admin=True)
+    assert status == RunStatus.CANCELLED
+    assert (await run_of(services, run_id)).status == RunStatus.CANCELLED.value
+
+
+async def test_cancel_running_run_stops_within_two_seconds(services: Services, engine: Engine) -> None:
+    [run_id] = await enqueue_probes(services, 1, sleep=30)
+    engine.wake()
+
+    async def is_running() -> bool:
+        return (await run_of(services, run_id)).status == RunStatus.RUNNING.value
+
+    await wait_until(is_running, timeout=10)
+    async with services.db.session(write=True) as session:
+        await service.cancel_run(session, run_id=run_id, user_id=0, is_admin=True)
+    requested = utcnow()
+    await wait_until(lambda: all_finished(services, 1), timeout=5, interval=0.05)
+    run = await run_of(services, run_id)
+    assert run.status == RunStatus.CANCELLED.value
+    assert run.finished_at is not None and (run.finished_at - requested) < timedelta(seconds=2)
+
+
+async def test_duplicate_delivery_executes_once(services: Services, tmp_path: Path) -> None:
+    [run_id] = await enqueue_probes(services, 1, sleep=0.2, effects_dir=str(tmp_path))
+    runner = Runner(services, concurrency=5, mode="embedded")
+    await asyncio.gather(*(runner.execute(run_id) for _ in range(4)))
+    assert executions(tmp_path) == {run_id: 1}
+    assert (await run_of(services, run_id)).status == RunStatus.SUCCEEDED.value
+
+
+async def test_reaper_requeues_run_of_dead_worker_and_it_completes(
+    services: Services, engine: Engine, tmp_path: Path
+) -> None:
+    [run_id] = await enqueue_probes(services, 1, effects_dir=str(tmp_path))
+    async with services.db.session(write=True) as session:
+        # As a worker that claimed the run and was then SIGKILLed would leave it.
+        await session.execute(
+            update(Run)
+            .where(Run.id == run_id)
+            .values(status="running", attempt=1, lease_owner="dead-worker", lease_expires_at=utcnow() - timedelta(1))
+        )
+    engine.wake()
+    await wait_until(lambda: all_finished(services, 1))
+    run = await run_of(services, run_id)
+    assert run.status == RunStatus.SUCCEEDED.value
+    assert run.attempt == 2
+    assert executions(tmp_path) == {run_id: 1}
+
+
+async def test_reaper_fails_run_after_last_attempt(services: Services) -> None:
+    [run_id] = await enqueue_probes(services, 1)
+    async with services.db.session(write=True) as session:
+        await session.execute(
+            update(Run)
+            .where(Run.id == run_id)
+            .values(status="running", attempt=3, lease_owner="dead", lease_expires_at=utcnow() - timedelta(1))
+        )
+    async with services.db.session(write=True) as session:
+        assert await repository.reap_expired_leases(session) == (0, 1)
+    run = await run_of(services, run_id)
+    assert run.status == RunStatus.FAILED.value
+    assert "stopped responding" in (run.error or "")
+
+
+async def test_due_schedule_creates_one_run_per_due_time(services: Services) -> None:
+    async with services.db.session(write=True) as session:
+        schedule = await service.save_schedule(
+            session, kind=PROBE_KIND, user_id=None, subject_id=7, interval_seconds=60
+        )
+        schedule_id = schedule.id
+    postgres = services.db.backend == "postgresql"
+    async with services.db.session(write=True) as session:
+        created = await repository.enqueue_due_schedules(session, limit=10, postgres=postgres)
+    async with services.db.session(write=True) as session:
+        again = await repository.enqueue_due_schedules(session, limit=10, postgres=postgres)
+    assert len(created) == 1 and again == []
+    async with services.db.session() as session:
+        schedule = await session.get(Schedule, schedule_id)
+        assert schedule is not None
+        runs = (await session.scalars(select(Run).where(Run.schedule_id == schedule_id))).all()
+    assert len(runs) == 1 and runs[0].subject_id == 7
+    assert timedelta(seconds=59) < schedule.next_run_at - utcnow() <= timedelta(seconds=67)
+
+
+async def test_schedule_with_active_run_is_not_piled_up(services: Services) -> None:
+    postgres = services.db.backend == "postgresql"
+    async with services.db.session(write=True) as session:
+        await service.save_schedule(session, kind=PROBE_KIND, user_id=None, subject_id=8, interval_seconds=60)
+    async with services.db.session(write=True) as session:
+        [first] = await repository.enqueue_due_schedules(session, limit=10, postgres=postgres)
+    async with services.db.session(write=True) as session:
+        await session.execute(update(Schedule).values(next_run_at=utcnow() - timedelta(seconds=1)))
+    async with services.db.session(write=True) as session:
+        created = await repository.enqueue_due_schedules(session, limit=10, postgres=postgres)
+    assert created == []  # the first run is still queued
+    assert (await statuses(services)) == {"queued": 1}
+    assert first.id is not None
+
+
+async def test_interval_below_admin_minimum_is_refused(services: Services) -> None:
+    import pytest
+
+    from spyglass.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as refused:
+        service.validate_interval(settings=services.settings, seconds=5)
+    assert refused.value.detail == {"interval": "must be at least 60 seconds"}
+    assert service.validate_interval(settings=services.settings, seconds=None) == 600
