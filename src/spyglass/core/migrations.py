@@ -11,10 +11,10 @@ head); when the upgrade or the verification fails the backup is put back.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sqlite3
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,9 +107,9 @@ def sqlite_path(url: str) -> Path | None:
 def backup_sqlite(source: Path, destination: Path) -> Path:
     """An online, consistent copy of a SQLite database (the SQLite backup API), safe while it is in use."""
     destination.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(source) as src, sqlite3.connect(destination) as dst:
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(destination)) as dst:
         src.backup(dst)
-    with sqlite3.connect(destination) as check:
+    with closing(sqlite3.connect(destination)) as check:
         result = check.execute("PRAGMA integrity_check").fetchone()[0]
     if result != "ok":
         raise MigrationError(f"the backup at {destination} failed its integrity check: {result}")
@@ -167,6 +167,7 @@ def migrate(url: str, *, backup_dir: Path | None = None) -> MigrationReport:
 
 
 def _restore(backup: Path, path: Path) -> None:
-    for suffix in ("-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    shutil.copyfile(backup, path)
+    # Through the backup API, not a file copy: replacing the file (and its -wal/-shm) under a
+    # connection that is still open makes SQLite fail with "disk I/O error" afterwards.
+    with closing(sqlite3.connect(backup)) as src, closing(sqlite3.connect(path)) as dst:
+        src.backup(dst)
