@@ -20,15 +20,21 @@ ASSETS = {
 }
 
 
-def main() -> int:
-    VENDOR.mkdir(parents=True, exist_ok=True)
+def main(argv: list[str] | None = None) -> int:
+    """Copy every asset; ``--dest FOLDER`` copies them somewhere else (the tests use it)."""
+    args = sys.argv[1:] if argv is None else argv
+    dest = Path(args[args.index("--dest") + 1]).resolve() if "--dest" in args else VENDOR
+    dest.mkdir(parents=True, exist_ok=True)
     missing = [source for source in ASSETS.values() if not (ROOT / source).exists()]
     if missing:
         print(f"missing {', '.join(missing)}: run `npm ci` first", file=sys.stderr)
         return 1
     for target, source in ASSETS.items():
-        shutil.copyfile(ROOT / source, VENDOR / target)
-    print(f"copied {len(ASSETS)} assets into {VENDOR.relative_to(ROOT)}")
+        # copy next to the target, then rename: a server reading the file never sees half of it
+        partial = dest / f".{target}.partial"
+        shutil.copyfile(ROOT / source, partial)
+        partial.replace(dest / target)
+    print(f"copied {len(ASSETS)} assets into {dest}")
     return 0
 
 
