@@ -8,16 +8,19 @@ shows a traceback: it is logged with the request id and the person sees an apolo
 from __future__ import annotations
 
 import logging
+import re
+from http import HTTPStatus
 from typing import Any
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.exceptions import HTTPException, NotAuthorizedException, SerializationException, ValidationException
 from litestar.response import Template
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_409_CONFLICT,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
@@ -109,13 +112,21 @@ def error_response(
     )
 
 
+_MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`")
+
+
 def _validation_detail(exc: ValidationException) -> dict[str, str] | None:
     extra = exc.extra if isinstance(exc.extra, list) else []
     detail: dict[str, str] = {}
     for item in extra:
         if isinstance(item, dict):
             key = str(item.get("key") or item.get("source") or "body")
-            detail[key] = str(item.get("message", "is not valid"))
+            message = str(item.get("message", "is not valid"))
+            if missing := _MISSING_FIELD.search(message):  # msgspec names the field only in the message
+                key, message = ".".join(filter(None, [key.removeprefix("data").lstrip("."), missing[1]])), "Required."
+            elif key == "data" and message == "'data'":  # no body at all
+                message = "Send a JSON object in the request body."
+            detail["body" if key == "data" else key] = message
     return detail or None
 
 
@@ -129,8 +140,15 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         if not wants_json(request):
             return Response(content=None, status_code=303, headers={"Location": f"/login?next={request.url.path}"})
         return error_response(request, 401, "Sign in, or send a valid API token.", headers=exc.headers)
+    if isinstance(exc, HTTPException) and isinstance(exc.__cause__, SerializationException):
+        return error_response(request, 400, "The request body is not valid JSON.", {"body": str(exc.detail)})
+    if isinstance(exc, HTTPException) and exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        limit = request.app.state.settings.max_body_bytes
+        return error_response(request, 413, f"The request body is too large: the limit is {limit:,} bytes.")
     if isinstance(exc, HTTPException):
-        message = exc.detail if exc.detail and exc.status_code < 500 else _STATUS_MESSAGES.get(exc.status_code)
+        generic = exc.detail == HTTPStatus(exc.status_code).phrase
+        message = exc.detail if exc.detail and exc.status_code < 500 and not generic else None
+        message = message or _STATUS_MESSAGES.get(exc.status_code)
         return error_response(request, exc.status_code, message or "The request failed.", headers=exc.headers)
     logger.exception("unhandled error", extra={"path": request.url.path, "method": request.method})
     return error_response(
