@@ -7,11 +7,10 @@ the create form (not cacheable) or in the 201 response of the API.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Request, delete, get, post
-from litestar.params import Parameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_303_SEE_OTHER
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,15 +23,10 @@ from spyglass.core.pagination import PageRequest
 from spyglass.core.services import Services
 from spyglass.web.templating import flash
 
-PageNumber = Annotated[int, Parameter(ge=1, le=100_000, description="Page number, from 1.")]
-PageSize = Annotated[int | None, Parameter(ge=1, le=1000, description="Items per page (capped by the server).")]
-TokenId = Annotated[int, Parameter(ge=1, le=2**63 - 1, description="The token's id.")]
+PageNumber = Annotated[int, QueryParameter(ge=1, le=100_000, description="Page number, from 1.")]
+PageSize = Annotated[int | None, QueryParameter(ge=1, le=1000, description="Items per page (capped by the server).")]
+TokenId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="The token's id.")]
 NO_STORE = {"cache-control": "no-store"}
-
-
-def _when(value: datetime | None, empty: str = "—") -> str:
-    """A timestamp as the token pages show it."""
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else empty
 
 
 def _page_request(services: Services, page: int, size: int | None = None) -> PageRequest:
@@ -61,7 +55,6 @@ async def _tokens_page(
             "name_max": token_service.NAME_MAX_LENGTH,
             "expiry_max": token_service.EXPIRY_MAX_DAYS,
             "token_cap": token_service.MAX_USABLE_TOKENS,
-            "when": _when,
         },
         status_code=status_code,
     )
@@ -91,7 +84,7 @@ async def create_token_form(
         )
     return Template(
         template_name="accounts/tokens_created.html",
-        context={"issued": issued, "when": _when},
+        context={"issued": issued},
         status_code=HTTP_201_CREATED,
         headers=NO_STORE,
     )
@@ -132,7 +125,7 @@ async def list_tokens_api(
     response_headers={"cache-control": "no-store"},
 )
 async def create_token_api(
-    request: Request[Any, Any, Any], db: AsyncSession, me: CurrentUser, data: TokenCreate
+    request: Request[Any, Any, Any], db: AsyncSession, me: CurrentUser, data: JSONBody[TokenCreate]
 ) -> TokenCreated:
     """Create a personal API token. The response holds the token this one time; store it now."""
     wanted = token_service.parse_token_request(name=data.name, expires_in_days=data.expires_in_days)
