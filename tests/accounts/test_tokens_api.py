@@ -17,7 +17,7 @@ from spyglass.audit.models import AuditEvent
 from spyglass.audit.service import AuditAction
 from spyglass.core.db import utcnow
 from spyglass.core.services import Services
-from tests.api.helpers import bearer, issue_token, sign_in_session
+from tests.api.helpers import bearer, issue_token, sign_in
 from tests.support.factories import create_user
 from tests.support.web import send_json
 
@@ -129,7 +129,7 @@ async def test_deactivated_users_token_is_refused_at_once(client: Client, servic
 
 async def test_invalid_bearer_is_not_rescued_by_a_session_cookie(client: Client, services: Services) -> None:
     user = await create_user(services)
-    await sign_in_session(client, services, user)
+    await sign_in(client, user)
     assert (await client.get("/api/v1/tokens")).status_code == 200  # the session alone works
 
     for header in ("Bearer sg_not-a-real-token", "Bearer ", "Bearer garbage", "Basic dXNlcjpwYXNz"):
@@ -146,7 +146,7 @@ async def test_bearer_requests_skip_csrf_but_cookie_requests_need_it(client: Cli
     by_token = await client.post("/api/v1/tokens", json={"name": "from a script"}, headers=bearer(secret))
     assert by_token.status_code == 201, by_token.text
 
-    await sign_in_session(client, services, user)
+    await sign_in(client, user)
     without_csrf = await client.post("/api/v1/tokens", json={"name": "forged"})
     assert without_csrf.status_code == 403
     assert without_csrf.json()["error"]

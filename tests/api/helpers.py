@@ -1,20 +1,19 @@
 """Helpers for API tests: personal API tokens written straight to the database, bearer headers,
-and a signed-in browser session for a test client."""
+and signing a test client in through the login form."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from litestar import Litestar
-from litestar.serialization import encode_json
 from litestar.testing import AsyncTestClient
 
 from spyglass.accounts.auth import hash_token
 from spyglass.accounts.models import ApiToken, User
 from spyglass.accounts.token_service import DISPLAY_PREFIX_LENGTH, new_secret
 from spyglass.core.services import Services
-from spyglass.core.sessions import SESSION_COOKIE
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.web import post_form
 
 Client = AsyncTestClient[Litestar]
 
@@ -48,9 +47,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def sign_in_session(client: Client, services: Services, user: User) -> None:
-    """Give ``client`` a server-side session signed in as ``user`` (what a successful login stores)."""
-    session_id = secrets.token_hex(16)
-    data = {"uid": user.id, "epoch": user.session_epoch}
-    await services.session_store.set(session_id, encode_json(data), expires_in=services.settings.session_idle_seconds)
-    client.cookies.set(SESSION_COOKIE, session_id)
+async def sign_in(client: Client, user: User, password: str = DEFAULT_PASSWORD) -> None:
+    """Sign ``client`` in as ``user`` through the login form (a real browser session)."""
+    response = await post_form(client, "/login", {"login": user.username, "password": password}, follow_redirects=False)
+    assert response.status_code == 303, f"login failed: {response.status_code} {response.text[:300]}"
