@@ -96,11 +96,8 @@ def serve(
     host: str | None = typer.Option(None, help="Address to listen on (default: SPYGLASS_HOST)."),
     port: int | None = typer.Option(None, help="Port to listen on (default: SPYGLASS_PORT)."),
 ) -> None:
-    """Run Spyglass in one process (the embedded mode): migrates, then serves the web app.
-
-    The background worker and scheduler join this process when the job engine lands;
-    today it runs the web server only.
-    """
+    """Run Spyglass in one process (the embedded mode): migrates, then serves the web app with the
+    job worker and scheduler inside the same process."""
     import uvicorn
 
     from spyglass.app import create_app
@@ -114,7 +111,7 @@ def serve(
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"Spyglass is starting on http://{bind_host}:{bind_port} ({settings.database_backend})")
     with one_line_errors("Starting the web server"):
-        application = create_app(settings)
+        application = create_app(settings, run_engine=True)
     uvicorn.run(application, host=bind_host, port=bind_port, log_config=None, access_log=False)
 
 
@@ -152,6 +149,25 @@ def web(
         access_log=False,
         proxy_headers=False,  # client IPs come from SPYGLASS_TRUSTED_PROXIES, not uvicorn
     )
+
+
+@app.command()
+def worker(
+    concurrency: int | None = typer.Option(
+        None, min=1, max=5000, help="Runs at once in this process (default: SPYGLASS_WORKER_CONCURRENCY)."
+    ),
+) -> None:
+    """Run a job worker (the distributed mode; needs SPYGLASS_REDIS_URL). Stops gracefully on SIGTERM."""
+    from spyglass.engine.worker import run_worker
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if not settings.redis_url:
+        fail("spyglass worker needs SPYGLASS_REDIS_URL; in the embedded mode `spyglass serve` runs the worker")
+    require_migrated(settings)
+    console.print(f"Spyglass worker is starting ({settings.database_backend}, Redis broker)")
+    with one_line_errors("The worker"):
+        run_coroutine_blocking(lambda: run_worker(settings, concurrency=concurrency))
 
 
 def _read_password(password_stdin: bool) -> str:

@@ -13,10 +13,10 @@ import re
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "dev", "development", "insecure", "password"}
 MIN_SECRET_LENGTH = 32
@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     base_url: str = "http://127.0.0.1:8000"
-    trusted_proxies: list[str] = Field(default_factory=list)
+    # NoDecode: the env value is a comma-separated list, split by _split_csv (not JSON).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"

@@ -44,8 +44,11 @@ class Cache:
         self._backend = CashewsCache()
         self.prefix = prefix
         if redis_url:
-            # Client-side caching keeps hot keys in process memory, invalidated by Redis (RESP3 tracking).
-            self._backend.setup(redis_url, client_side=True, client_side_prefix=f"{prefix}:cs:")
+            # Client-side caching keeps hot keys in process memory, invalidated by Redis's tracking messages.
+            # protocol=2: cashews listens on the __redis__:invalidate channel, which Redis only uses for RESP2
+            # connections; under redis-py 8's default RESP3 the messages never arrive and other processes
+            # kept serving deleted keys until their TTL ran out.
+            self._backend.setup(redis_url, client_side=True, client_side_prefix=f"{prefix}:cs:", protocol=2)
             self.backend_name = "redis"
         else:
             self._backend.setup("mem://?size=100000")
