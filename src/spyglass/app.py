@@ -22,7 +22,7 @@ from spyglass.core.dependencies import DEPENDENCIES
 from spyglass.core.errors import handle_exception
 from spyglass.core.health import ROUTES as HEALTH_ROUTES
 from spyglass.core.logging import configure_logging
-from spyglass.core.middleware import RequestContextMiddleware
+from spyglass.core.middleware import RequestContextMiddleware, security_headers_hook
 from spyglass.core.ratelimit_middleware import RateLimitMiddleware
 from spyglass.core.services import Services
 from spyglass.core.sessions import session_config
@@ -83,6 +83,7 @@ def create_app(
         stores={"sessions": services.session_store},
         template_config=template_config(),
         exception_handlers={Exception: handle_exception},
+        before_send=[security_headers_hook(settings)],
         openapi_config=openapi_config(__version__),
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,

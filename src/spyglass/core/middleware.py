@@ -1,10 +1,11 @@
-"""The outermost middleware: request id, access log, metrics and security headers for every response."""
+"""The outermost middleware (request id, access log, metrics) and the security headers of every response."""
 
 from __future__ import annotations
 
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar.datastructures import MutableScopeHeaders
@@ -34,8 +35,30 @@ def _is_https(scope: Scope, settings: Settings) -> bool:
     return bool(scope.get("scheme") == "https" or settings.cookies_secure)
 
 
+def security_headers_hook(settings: Settings) -> Callable[[Message, Scope], Awaitable[None]]:
+    """An app-level ``before_send`` hook adding the security headers to every response.
+
+    A hook rather than middleware: Litestar runs middleware only for matched routes, and a 404
+    page needs its CSP, nosniff and frame-ancestors as much as any other.
+    """
+
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        headers = MutableScopeHeaders.from_message(message)
+        for name, value in STATIC_HEADERS:
+            if name.decode() not in headers:
+                headers[name.decode()] = value.decode()
+        if "content-security-policy" not in headers:
+            headers["content-security-policy"] = CONTENT_SECURITY_POLICY
+        if _is_https(scope, settings):
+            headers[HSTS[0].decode()] = HSTS[1].decode()
+
+    return add_headers
+
+
 class RequestContextMiddleware:
-    """Assigns a request id, records metrics and an access log line, adds security headers."""
+    """Assigns a request id, records metrics and an access log line."""
 
     def __init__(self, app: ASGIApp, settings: Settings, metrics: Metrics) -> None:
         self.app = app
@@ -51,7 +74,6 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
-        https = _is_https(scope, self.settings)
         path: str = scope["path"]
 
         async def send_wrapper(message: Message) -> None:
@@ -60,13 +82,6 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = MutableScopeHeaders.from_message(message)
                 headers["x-request-id"] = request_id
-                for name, value in STATIC_HEADERS:
-                    if name.decode() not in headers:
-                        headers[name.decode()] = value.decode()
-                if "content-security-policy" not in headers:
-                    headers["content-security-policy"] = CONTENT_SECURITY_POLICY
-                if https:
-                    headers[HSTS[0].decode()] = HSTS[1].decode()
             await send(message)
 
         try:
