@@ -36,6 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 @dataclass
 class ServerRequest:
     method: str
+    target: str  # as sent: a path, or an absolute URL when we are used as a proxy
     path: str
     query: dict[str, str]
     headers: dict[str, str]
@@ -157,7 +158,7 @@ class LocalHttpServer:
         parts = urlsplit(target)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         peer = writer.get_extra_info("peername")
-        request = ServerRequest(method, parts.path, query, headers, body, arrived, str(peer[0]) if peer else "")
+        request = ServerRequest(method, target, parts.path, query, headers, body, arrived, str(peer[0]) if peer else "")
         self.requests.append(request)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
