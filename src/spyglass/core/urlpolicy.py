@@ -15,6 +15,7 @@ the numeric host spellings libc and browsers accept (``2130706433``,
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import time
@@ -49,6 +50,8 @@ METADATA_ADDRESSES = frozenset(
     )
 )
 SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
+PRIVATE_V4 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+UNIQUE_LOCAL_V6 = ipaddress.IPv6Network("fc00::/7")
 NAT64_PREFIXES = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 
 _LABELS = {
@@ -190,6 +193,7 @@ def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     return None
 
 
+@functools.lru_cache(maxsize=8192)
 def classify(address: IPAddress) -> str | None:
     """Why ``address`` must not be fetched (a code of ``_LABELS``), or None for a public address."""
     embedded = embedded_ipv4(address)
@@ -216,8 +220,8 @@ def classify(address: IPAddress) -> str | None:
 
 def _is_private_network(address: IPAddress) -> bool:
     if isinstance(address, ipaddress.IPv4Address):
-        return any(address in ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
-    return address in ipaddress.ip_network("fc00::/7") or address.is_site_local
+        return any(address in network for network in PRIVATE_V4)
+    return address in UNIQUE_LOCAL_V6 or address.is_site_local
 
 
 def describe(address: IPAddress, code: str) -> str:
@@ -261,11 +265,19 @@ class UrlPolicy:
         text = str(url)
         if len(text) > MAX_URL_LENGTH:
             raise UrlRefused("invalid", f"the URL is longer than {MAX_URL_LENGTH} characters.")
-        text, spelled_as = _canonical_numeric_host(text)
+        spelled_as: str | None = None
         try:
             parsed = httpx.URL(text)
-        except httpx.InvalidURL as exc:
-            raise UrlRefused("invalid", f"{text!r} is not a valid URL ({exc}).") from exc
+            numeric = parse_ipv4_forms(parsed.host)
+            needs_rewrite = numeric is not None and str(numeric) != parsed.host
+        except httpx.InvalidURL:
+            needs_rewrite = True  # httpx refuses "0177.0.0.1"; browsers and libc read it as 127.0.0.1
+        if needs_rewrite:
+            text, spelled_as = _canonical_numeric_host(text)
+            try:
+                parsed = httpx.URL(text)
+            except httpx.InvalidURL as exc:
+                raise UrlRefused("invalid", f"{text!r} is not a valid URL ({exc}).") from exc
         scheme = parsed.scheme.lower()
         if scheme not in DEFAULT_PORTS:
             raise UrlRefused("scheme", f"only http and https URLs can be fetched, not {scheme or 'this'}: URLs.")
@@ -329,6 +341,8 @@ class UrlPolicy:
 
 def _literal_address(host: str) -> IPAddress | None:
     """The address ``host`` is when it is an IP literal, or None for a name."""
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return None
     try:
         return ipaddress.ip_address(host.replace("%25", "%").split("%", 1)[0])
     except ValueError:
