@@ -19,6 +19,7 @@ from spyglass.app import create_app
 from spyglass.config import Settings
 from spyglass.core.migrations import run_coroutine_blocking
 from spyglass.core.services import Services
+from tests.support.client import app_client
 from tests.support.databases import create_postgres_database, migrated_sqlite_template, sqlite_copy, truncate_all
 from tests.support.servers import postgres_server, redis_server
 
@@ -113,5 +114,7 @@ def app(settings: Settings, services: Services) -> Litestar:
 
 @pytest.fixture
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app, base_url=BASE_URL) as test_client:
-        yield test_client
+    """An httpx client calling the app in this event loop (see tests/support/client.py); typed as
+    Litestar's test client for the tests' annotations, which use only the httpx API."""
+    async with app_client(app, base_url=BASE_URL) as test_client:
+        yield test_client  # type: ignore[misc]

@@ -38,9 +38,10 @@ def feature_routes() -> Sequence[ControllerRouterHandler]:
     from spyglass.accounts.routes import ROUTES as ACCOUNT_ROUTES
     from spyglass.accounts.token_routes import ROUTES as TOKEN_ROUTES
     from spyglass.admin.routes import ROUTES as ADMIN_ROUTES
+    from spyglass.engine.routes import ROUTES as ENGINE_ROUTES
     from spyglass.web.routes import ROUTES as WEB_ROUTES
 
-    return [*HEALTH_ROUTES, *WEB_ROUTES, *ACCOUNT_ROUTES, *TOKEN_ROUTES, *ADMIN_ROUTES]
+    return [*HEALTH_ROUTES, *WEB_ROUTES, *ACCOUNT_ROUTES, *TOKEN_ROUTES, *ADMIN_ROUTES, *ENGINE_ROUTES]
 
 
 def create_app(

@@ -17,7 +17,7 @@ def settings(tmp_path, database_url: str) -> Settings:  # type: ignore[no-untype
         tmp_path,
         database_url,
         engine_tick_seconds=0.1,
-        engine_lease_seconds=3,
+        engine_lease_seconds=10,
         engine_heartbeat_seconds=0.2,
         engine_redeliver_after_seconds=5,
     )

@@ -17,7 +17,9 @@ from spyglass.engine.probe import PROBE_KIND
 
 async def enqueue_probes(services: Services, count: int, **payload: Any) -> list[int]:
     async with services.db.session(write=True) as session:
-        runs = [await service.enqueue_run(session, kind=PROBE_KIND, user_id=None, payload=payload) for _ in range(count)]
+        runs = [
+            await service.enqueue_run(session, kind=PROBE_KIND, user_id=None, payload=payload) for _ in range(count)
+        ]
         return [run.id for run in runs]
 
 

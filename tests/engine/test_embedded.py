@@ -94,9 +94,11 @@ async def test_duplicate_delivery_executes_once(services: Services, tmp_path: Pa
 async def test_reaper_requeues_run_of_dead_worker_and_it_completes(
     services: Services, engine: Engine, tmp_path: Path
 ) -> None:
-    [run_id] = await enqueue_probes(services, 1, effects_dir=str(tmp_path))
     async with services.db.session(write=True) as session:
-        # As a worker that claimed the run and was then SIGKILLed would leave it.
+        # In one transaction, so the running engine never sees it queued: as a worker that claimed
+        # the run and was then SIGKILLed would leave it.
+        run = await service.enqueue_run(session, kind=PROBE_KIND, user_id=None, payload={"effects_dir": str(tmp_path)})
+        run_id = run.id
         await session.execute(
             update(Run)
             .where(Run.id == run_id)
