@@ -171,3 +171,35 @@ async def test_interval_below_admin_minimum_is_refused(services: Services) -> No
         service.validate_interval(settings=services.settings, seconds=5)
     assert refused.value.detail == {"interval": "must be at least 60 seconds"}
     assert service.validate_interval(settings=services.settings, seconds=None) == 600
+
+
+async def test_probe_fetches_through_the_url_policy(tmp_path: Path, database_url: str) -> None:
+    """Runs fetch through the shared fetcher: loopback only when the admin allow-list permits it."""
+    from tests.conftest import make_settings
+    from tests.support.http_server import LocalHttpServer
+
+    with LocalHttpServer() as server:
+        allowed = make_settings(tmp_path, database_url, allow_private_targets="127.0.0.1/32")
+        refused = make_settings(tmp_path, database_url)
+        finished: dict[str, Run] = {}
+        for name, settings in (("allowed", allowed), ("refused", refused)):
+            services = Services.build(settings)
+            engine = Engine(services, mode="embedded", concurrency=2)
+            await engine.start()
+            try:
+                [run_id] = await enqueue_probes(services, 1, fetch=server.url("/ok"))
+                engine.wake()
+
+                async def done(run_id: int = run_id, services: Services = services) -> bool:
+                    return RunStatus((await run_of(services, run_id)).status).is_terminal
+
+                await wait_until(done)
+                finished[name] = await run_of(services, run_id)
+            finally:
+                await engine.stop(grace_seconds=1)
+                await services.close()
+    assert finished["allowed"].status == RunStatus.SUCCEEDED.value
+    assert finished["allowed"].stats["status_code"] == 200
+    assert finished["refused"].status == RunStatus.FAILED.value
+    assert finished["refused"].attempt == 1 and "127.0.0.1" in (finished["refused"].error or "")
+    assert server.hits("/ok") == 1

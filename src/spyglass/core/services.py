@@ -12,6 +12,7 @@ from spyglass.accounts.auth import Authenticator
 from spyglass.config import Settings
 from spyglass.core.cache import Cache
 from spyglass.core.db import Database
+from spyglass.core.fetch import Fetcher
 from spyglass.core.mail import Mailer
 from spyglass.core.metrics import Metrics
 from spyglass.core.ratelimit import RateLimiter
@@ -31,6 +32,7 @@ class Services:
     mailer: Mailer
     session_store: Store
     run_events: RunEvents
+    fetcher: Fetcher
     authenticator: Authenticator = field(init=False)
     engine_metrics: EngineMetrics = field(init=False)
 
@@ -72,9 +74,11 @@ class Services:
             mailer=Mailer(settings),
             session_store=_session_store(settings),
             run_events=RunEvents(settings.redis_url),
+            fetcher=Fetcher(settings),
         )
 
     async def close(self) -> None:
+        await self.fetcher.aclose()
         await self.run_events.close()
         await self.cache.close()
         await self.db.dispose()

@@ -1,7 +1,7 @@
 """``engine.probe``: the engine's own job kind, used by its tests and benchmark.
 
-Payload options: ``sleep`` seconds; ``fetch`` URL (through the shared fetcher when present,
-else plain httpx); ``fail`` ("transient" or "permanent") for the first N attempts (``fail_attempts``);
+Payload options: ``sleep`` seconds; ``fetch`` URL (through the shared fetcher: URL policy,
+politeness, size cap); ``fail`` ("transient" or "permanent") for the first N attempts (``fail_attempts``);
 ``effects_dir``: a folder where the run writes ``<run_id>`` exactly once per run (a side effect
 whose duplication tests can detect) and appends one line per execution to ``executions.log``.
 """
@@ -13,8 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from spyglass.core.fetch import PermanentFetchError, TransientFetchError
 from spyglass.engine.context import RunContext
 from spyglass.engine.kinds import JobKind, PermanentError, RetryPolicy, TransientError, register_kind
 
@@ -39,10 +38,14 @@ async def run_probe(ctx: RunContext) -> dict[str, Any]:
         await asyncio.sleep(sleep / steps)
         await ctx.progress(10 + int(80 * (step + 1) / steps), f"sleeping {step + 1}/{steps}")
     if url := payload.get("fetch"):
-        async with httpx.AsyncClient(timeout=10) as client:
-            response = await client.get(str(url))
-        stats["status_code"] = response.status_code
-        stats["bytes"] = len(response.content)
+        try:
+            result = await ctx.services.fetcher.fetch(str(url))
+        except TransientFetchError as exc:
+            raise TransientError(str(exc), retry_after=exc.retry_after) from exc
+        except PermanentFetchError as exc:
+            raise PermanentError(exc.message) from exc
+        stats["status_code"] = result.status_code
+        stats["bytes"] = len(result.content)
     if effects is not None:
         # Written once per run, whatever the number of executions: a re-run overwrites, never duplicates.
         await asyncio.to_thread((effects / str(ctx.run_id)).write_text, f"{ctx.run_id}\n")
