@@ -82,7 +82,7 @@ class AdminApi(Controller):
     async def rate_limits(self, db: AsyncSession, services: Services, user_id: UserId) -> list[RateLimitOut]:
         """Where the user stands in every rate-limit category."""
         target = await service.get_user(db=db, user_id=user_id)
-        return [RateLimitOut.of(status) for status in await service.rate_limits(services=services, user_id=target.id)]
+        return [RateLimitOut.of(status) for status in await service.rate_limits(services=services, user=target)]
 
     @delete("/users/{user_id:int}/rate-limits", status_code=200, operation_id="adminResetUserRateLimits")
     async def reset_rate_limits(
@@ -90,7 +90,8 @@ class AdminApi(Controller):
     ) -> list[RateLimitOut]:
         """Empty every rate-limit window of the user; returns the fresh windows."""
         await service.reset_rate_limits(db=db, services=services, admin=me, user_id=user_id, connection=request)
-        return [RateLimitOut.of(status) for status in await service.rate_limits(services=services, user_id=user_id)]
+        target = await service.get_user(db=db, user_id=user_id)
+        return [RateLimitOut.of(status) for status in await service.rate_limits(services=services, user=target)]
 
     @get("/audit", operation_id="adminListAuditEvents")
     async def audit(

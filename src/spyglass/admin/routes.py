@@ -105,7 +105,7 @@ class AdminPages(Controller):
     ) -> Template:
         """A user's profile, admin actions, rate limits and activity."""
         target = await service.get_user(db=db, user_id=user_id)
-        limits = await service.rate_limits(services=services, user_id=target.id)
+        limits = await service.rate_limits(services=services, user=target)
         activity = await service.user_activity(
             db=db, user_id=target.id, page=service.page_request(services, page, None)
         )

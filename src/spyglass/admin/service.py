@@ -40,9 +40,14 @@ def page_request(services: Services, page: int | None, size: int | None) -> Page
     return PageRequest.from_query(page, size, default_size=settings.default_page_size, max_size=settings.max_page_size)
 
 
-def limit_key(user_id: int) -> str:
-    """The rate-limit key of a signed-in user (as ``core.ratelimit_middleware.limit_key`` builds it)."""
-    return f"user:{user_id}"
+def limit_keys(services: Services, user: User) -> dict[str, str]:
+    """The key each rate-limit category counts this user under: requests by ``user:<id>`` (as
+    ``core.ratelimit_middleware.limit_key`` builds it), sign-in attempts by ``account:<username>``
+    (as ``accounts.routes.login_submit`` does; the per-IP login window is not the user's)."""
+    return {
+        category: f"account:{user.username}" if category == "login" else f"user:{user.id}"
+        for category in services.limiter.items
+    }
 
 
 async def list_users(*, db: AsyncSession, query: UserQuery, page: PageRequest) -> Page[User]:
@@ -151,17 +156,18 @@ async def reactivate_user(
     return True
 
 
-async def rate_limits(*, services: Services, user_id: int) -> list[LimitStatus]:
+async def rate_limits(*, services: Services, user: User) -> list[LimitStatus]:
     """The user's current window in every rate-limit category."""
-    return await services.limiter.statuses(limit_key(user_id))
+    return [await services.limiter.status(category, key) for category, key in limit_keys(services, user).items()]
 
 
 async def reset_rate_limits(
     *, db: AsyncSession, services: Services, admin: CurrentUser, user_id: int, connection: Connection | None = None
 ) -> None:
-    """Empty every rate-limit window of a user."""
+    """Empty every rate-limit window of a user, sign-in attempts on their account included."""
     target = await get_user(db=db, user_id=user_id)
-    await services.limiter.reset_all(limit_key(target.id))
+    for category, key in limit_keys(services, target).items():
+        await services.limiter.reset(category, key)
     record(
         db,
         AuditAction.ADMIN_RATE_LIMITS_RESET,
