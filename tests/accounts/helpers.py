@@ -58,3 +58,14 @@ async def register(client: Client, username: str, email: str, password: str = GO
         "/register",
         {"username": username, "email": email, "password": password, "password_confirm": password},
     )
+
+
+def second_browser(client: Client) -> httpx.AsyncClient:
+    """Another browser (its own cookies) on the same running app (whose lifespan ``client`` runs)."""
+    return httpx.AsyncClient(transport=client._transport, base_url=BASE_URL, follow_redirects=False)
+
+
+def browser_at(app: Litestar, address: str) -> httpx.AsyncClient:
+    """A browser calling the running ``app`` from another IP address."""
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url=BASE_URL, follow_redirects=False)

@@ -16,12 +16,14 @@ from spyglass.core.errors import InvalidInput
 from spyglass.core.security import hash_password
 from spyglass.core.services import Services
 from tests.accounts.helpers import audit_actions, emailed_path, get_user, register
-from tests.conftest import BASE_URL, make_settings
+from tests.conftest import make_settings
+from tests.support.client import app_client
 from tests.support.factories import create_user
 from tests.support.smtp import SmtpServer
 from tests.support.web import post_form
 
 Client = AsyncTestClient[Litestar]
+pytestmark = pytest.mark.usefixtures("no_redirects")
 GOOD = "violet tractor lantern"
 
 
@@ -107,7 +109,7 @@ async def test_registration_can_be_closed(
     settings = make_settings(tmp_path, database_url, allow_registration=False, **smtp_server.settings_overrides())
     closed = Services.build(settings)
     try:
-        async with AsyncTestClient(create_app(settings, services=closed), base_url=BASE_URL) as client:
+        async with app_client(create_app(settings, services=closed), follow_redirects=False) as client:
             page = await client.get("/register")
             assert "Registration is closed" in page.text
             response = await register(client, "carol", "carol@example.com")
