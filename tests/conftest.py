@@ -40,6 +40,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "db_backend" in metafunc.fixturenames:
         backends = [b.strip() for b in metafunc.config.getoption("--db").split(",") if b.strip()]
+        only = metafunc.definition.get_closest_marker("backends")
+        if only is not None:  # @pytest.mark.backends("postgresql"): a test that needs one backend
+            backends = [backend for backend in backends if backend in only.args]
         metafunc.parametrize("db_backend", backends, scope="function")
 
 

@@ -8,6 +8,7 @@ or job boundary opens ``Database.session()`` and it commits on success.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -97,7 +98,14 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        # Operators (and the crash tests) can tell which process holds a connection or a lock.
+        connect_args={"server_settings": {"application_name": f"spyglass-{os.getpid()}"}},
     )
 
 
