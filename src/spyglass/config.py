@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     engine_redeliver_after_seconds: float = Field(default=300.0, ge=5)
     engine_default_interval_seconds: int = Field(default=600, ge=1)
     engine_min_interval_seconds: int = Field(default=60, ge=1)
+    engine_max_schedules_per_user: int = Field(default=100, ge=0)
 
     # Outbound HTTP (core/urlpolicy.py, core/fetch.py). Target lists: comma-separated CIDR networks and host names.
     allow_private_targets: str = ""

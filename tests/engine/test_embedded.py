@@ -203,3 +203,27 @@ async def test_probe_fetches_through_the_url_policy(tmp_path: Path, database_url
     assert finished["refused"].status == RunStatus.FAILED.value
     assert finished["refused"].attempt == 1 and "127.0.0.1" in (finished["refused"].error or "")
     assert server.hits("/ok") == 1
+
+
+async def test_schedule_quota_per_user(services: Services) -> None:
+    import pytest
+
+    from spyglass.core.errors import Conflict
+    from tests.support.factories import create_user
+
+    alice = await create_user(services)
+    async with services.db.session(write=True) as session:
+        for subject in (1, 2):
+            await service.save_schedule(
+                session, kind=PROBE_KIND, user_id=alice.id, subject_id=subject, interval_seconds=60, quota=2
+            )
+    async with services.db.session(write=True) as session:
+        # Updating an existing schedule is not a new one.
+        await service.save_schedule(
+            session, kind=PROBE_KIND, user_id=alice.id, subject_id=2, interval_seconds=120, quota=2
+        )
+        with pytest.raises(Conflict) as refused:
+            await service.save_schedule(
+                session, kind=PROBE_KIND, user_id=alice.id, subject_id=3, interval_seconds=60, quota=2
+            )
+    assert "most your account allows (2)" in refused.value.message

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.config import Settings
 from spyglass.core.db import utcnow
-from spyglass.core.errors import InvalidInput, NotFound
+from spyglass.core.errors import Conflict, InvalidInput, NotFound
 from spyglass.engine import repository
 from spyglass.engine.kinds import get_kind
 from spyglass.engine.models import Run, RunStatus, Schedule
@@ -75,11 +75,20 @@ async def save_schedule(
     enabled: bool = True,
     payload: dict[str, Any] | None = None,
     first_run_in_seconds: float = 0.0,
+    quota: int | None = None,
 ) -> Schedule:
-    """Create or update the schedule of a subject (one per kind and subject)."""
+    """Create or update the schedule of a subject (one per kind and subject); a new one is refused
+    when the user already has ``quota`` schedules (pass ``settings.engine_max_schedules_per_user``)."""
     get_kind(kind)
     schedule = await session.scalar(select(Schedule).where(Schedule.kind == kind, Schedule.subject_id == subject_id))
     if schedule is None:
+        if user_id is not None and quota is not None:
+            owned = await session.scalar(select(func.count()).select_from(Schedule).where(Schedule.user_id == user_id))
+            if (owned or 0) >= quota:
+                raise Conflict(
+                    f"You already have {owned} scheduled bots, the most your account allows ({quota}). "
+                    "Stop or delete one first, or ask an admin for a higher quota."
+                )
         schedule = Schedule(
             kind=kind,
             user_id=user_id,
