@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 
 PUBLIC_PAGES = ["/", "/login", "/register", "/password/forgot"]
 USER_PAGES = ["/", "/account", "/account/tokens"]
-ADMIN_PAGES = ["/admin", "/admin/users", "/admin/audit", "/admin/cache", "/admin/system"]
+ADMIN_PAGES = ["/admin", "/admin/users", "/admin/audit", "/admin/cache", "/admin/system", "/admin/engine"]
 
 
 def check_page(page: Page, url: str) -> None:
@@ -44,6 +44,9 @@ def test_main_pages_have_no_console_errors_or_csp_violations(
     sign_in(signed_in, base, "root")
     for path in [*USER_PAGES, *ADMIN_PAGES, f"/admin/users/{admin.id}"]:
         check_page(signed_in, base + path)
+
+    signed_in.goto(base + "/api/docs")  # Swagger UI, served from our own vendored copy
+    expect(signed_in.locator(".swagger-ui .info .title")).to_contain_text("Spyglass API")
 
     assert page_context.console_errors == []
     assert page_context.csp_violations == []

@@ -60,6 +60,7 @@ def test_main_pages_fit_the_screen(
         "admin-audit": "/admin/audit",
         "admin-cache": "/admin/cache",
         "admin-system": "/admin/system",
+        "admin-engine": "/admin/engine",
     }
     for name, path in pages.items():
         admin.goto(base + path)
