@@ -40,6 +40,6 @@ async def send_json(client: Client, method: str, url: str, json: Any = None, **k
 
 async def login(client: Client, login: str, password: str) -> httpx.Response:
     """Sign in through the login form; asserts it succeeded (303 redirect)."""
-    response = await post_form(client, "/login", {"login": login, "password": password})
+    response = await post_form(client, "/login", {"login": login, "password": password}, follow_redirects=False)
     assert response.status_code == 303, f"login failed: {response.status_code} {response.text[:300]}"
     return response

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from spyglass.engine import repository
+from spyglass.engine.kinds import SYSTEM_SCHEDULES
 from spyglass.engine.leadership import AdvisoryLockLeadership, Leadership, SoleLeadership
 
 if TYPE_CHECKING:
@@ -68,10 +69,14 @@ class Dispatcher:
         self.is_leader = False
 
     async def _loop(self) -> None:
+        system_schedules_saved = False
         while True:
             try:
                 self.is_leader = await self.leadership.is_leader()
                 if self.is_leader:
+                    if not system_schedules_saved:
+                        await self.save_system_schedules()
+                        system_schedules_saved = True
                     await self.tick()
             except asyncio.CancelledError:
                 raise
@@ -81,6 +86,12 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.tick_seconds):
                     await self._wake.wait()
+
+    async def save_system_schedules(self) -> None:
+        """Make sure every registered platform job has its schedule (first run one interval from now)."""
+        async with self.services.db.session(write=True) as session:
+            for kind, interval in SYSTEM_SCHEDULES.items():
+                await repository.ensure_system_schedule(session, kind=kind, interval_seconds=interval)
 
     async def tick(self) -> int:
         """One scheduling pass; returns how many runs were handed to the broker."""

@@ -78,3 +78,13 @@ def get_kind(name: str) -> JobKind:
 
 def registered_kinds() -> list[JobKind]:
     return sorted(_REGISTRY.values(), key=lambda kind: kind.name)
+
+
+#: Platform jobs that always run on a schedule (retention, maintenance): kind → interval in seconds.
+SYSTEM_SCHEDULES: dict[str, int] = {}
+SYSTEM_SUBJECT_ID = 0
+
+
+def register_system_schedule(kind: str, *, interval_seconds: int) -> None:
+    """Run ``kind`` every ``interval_seconds`` with no owner; the scheduler creates the schedule."""
+    SYSTEM_SCHEDULES[kind] = interval_seconds

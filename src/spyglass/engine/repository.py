@@ -13,6 +13,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.core.db import utcnow
+from spyglass.engine.kinds import SYSTEM_SUBJECT_ID
 from spyglass.engine.models import Run, RunStatus, Schedule, WorkerHeartbeat
 
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
@@ -273,6 +274,27 @@ async def enqueue_due_schedules(
     for schedule, run in zip((s for s in schedules if s.last_run_id not in busy), created, strict=True):
         schedule.last_run_id = run.id
     return created
+
+
+async def ensure_system_schedule(session: AsyncSession, *, kind: str, interval_seconds: int) -> None:
+    """Create the owner-less schedule of a platform job if missing; keep its interval up to date."""
+    schedule = await session.scalar(
+        select(Schedule).where(Schedule.kind == kind, Schedule.subject_id == SYSTEM_SUBJECT_ID)
+    )
+    if schedule is None:
+        session.add(
+            Schedule(
+                kind=kind,
+                user_id=None,
+                subject_id=SYSTEM_SUBJECT_ID,
+                interval_seconds=interval_seconds,
+                next_run_at=utcnow() + timedelta(seconds=interval_seconds),
+                enabled=True,
+                payload={},
+            )
+        )
+    elif schedule.interval_seconds != interval_seconds:
+        schedule.interval_seconds = interval_seconds
 
 
 async def request_cancel(session: AsyncSession, *, run: Run) -> RunStatus:
