@@ -21,6 +21,7 @@ from spyglass.accounts.token_schemas import TokenCreate, TokenCreated, TokenPage
 from spyglass.core.errors import Conflict, InvalidInput
 from spyglass.core.pagination import PageRequest
 from spyglass.core.services import Services
+from spyglass.web.api_docs import error_responses
 from spyglass.web.templating import flash
 
 PageNumber = Annotated[int, QueryParameter(ge=1, le=100_000, description="Page number, from 1.")]
@@ -107,7 +108,13 @@ async def revoke_token_form(
     return Redirect("/account/tokens", status_code=HTTP_303_SEE_OTHER)
 
 
-@get("/api/v1/tokens", guards=[require_user], tags=["API tokens"], summary="List your API tokens")
+@get(
+    "/api/v1/tokens",
+    guards=[require_user],
+    tags=["API tokens"],
+    summary="List your API tokens",
+    responses=error_responses(400, 401, 429),
+)
 async def list_tokens_api(
     db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1, size: PageSize = None
 ) -> TokenPage:
@@ -122,6 +129,7 @@ async def list_tokens_api(
     tags=["API tokens"],
     summary="Create an API token",
     status_code=HTTP_201_CREATED,
+    responses=error_responses(400, 401, 403, 409, 413, 422, 429),
     response_headers={"cache-control": "no-store"},
 )
 async def create_token_api(
@@ -139,6 +147,7 @@ async def create_token_api(
     tags=["API tokens"],
     summary="Revoke an API token",
     status_code=HTTP_204_NO_CONTENT,
+    responses=error_responses(400, 401, 403, 404, 429),
 )
 async def revoke_token_api(
     request: Request[Any, Any, Any], db: AsyncSession, services: Services, me: CurrentUser, token_id: TokenId

@@ -43,6 +43,7 @@ class ApiError(msgspec.Struct):
 _ERROR_DESCRIPTIONS = {
     400: "The request is malformed (bad JSON, a value of the wrong type); `detail` names the fields.",
     401: "No valid API token or session.",
+    403: "Refused: a browser session sent an unsafe request without the CSRF header.",
     404: "No such object, or it belongs to somebody else.",
     409: "The change conflicts with existing data or a limit.",
     413: "The request body is too large.",
@@ -55,7 +56,9 @@ def error_responses(*status_codes: int) -> dict[int, ResponseSpec]:
     """OpenAPI ``responses`` for a handler's error answers, all in the ``ApiError`` shape."""
     codes = status_codes or (400, 401, 429)
     return {
-        code: ResponseSpec(data_container=ApiError, description=_ERROR_DESCRIPTIONS.get(code, "Error."))
+        code: ResponseSpec(
+            data_container=ApiError, description=_ERROR_DESCRIPTIONS.get(code, "Error."), generate_examples=False
+        )
         for code in codes
     }
 
