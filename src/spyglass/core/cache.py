@@ -115,7 +115,14 @@ class Cache:
         return True
 
     async def close(self) -> None:
-        await self._backend.close()
+        try:
+            await self._backend.close()
+        except asyncio.CancelledError:
+            # When Redis was unreachable at start, cashews cancels its invalidation listener and later
+            # awaits it in close(); that CancelledError is not ours to propagate unless we are cancelled.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.backend_name, "ttls": dict(self._ttls)}

@@ -13,7 +13,7 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
-from litestar.types import Message, ScopeSession
+from litestar.types import Empty, Message, ScopeSession
 
 ROTATE_FLAG = "spyglass.rotate_session"
 NEW_ID = "spyglass.new_session_id"
@@ -35,10 +35,18 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> None:
         state = connection.scope.setdefault("state", {})
+        old_id = connection.cookies.get(self.config.key)
+        has_cookie = bool(old_id) and old_id != "null"
         if state.get(ROTATE_FLAG):
-            old_id = connection.cookies.get(self.config.key)
-            if old_id and old_id != "null":
-                await self.delete(old_id, store=self.config.get_store_from_app(connection.scope["app"]))
+            if has_cookie:
+                await self.delete(str(old_id), store=self.config.get_store_from_app(connection.scope["app"]))
+        elif not scope_session:
+            # An empty session is never stored. Litestar would store one (and set a cookie) for every
+            # cookieless request - API calls, probes, crawlers - growing the store without bound and
+            # touching Redis on /ready. Without a cookie there is nothing to do; with one, forget it.
+            if not has_cookie:
+                return
+            scope_session = Empty
         await super().store_in_message(scope_session, message, connection)
 
 
@@ -63,5 +71,5 @@ def session_config(*, idle_seconds: int, secure: bool) -> SessionConfig:
         samesite="lax",
         secure=secure,
         store="sessions",
-        exclude=["^/static/", "^/health$", "^/metrics$"],
+        exclude=["^/static/", "^/health$", "^/ready$", "^/metrics$"],
     )
