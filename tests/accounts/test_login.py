@@ -67,6 +67,7 @@ async def test_failures_all_look_the_same_and_are_audited(client: Client, servic
         ({"login": "", "password": "x"}, "login", "Enter your username or email address."),
         ({"login": "ann", "password": ""}, "password", "Enter your password."),
         ({"login": "a" * 300, "password": "x"}, "login", "Use at most 254 characters."),
+        ({"login": "ann\x00", "password": "x"}, "login", "without control characters"),
     ],
 )
 async def test_empty_or_oversized_fields(client: Client, form: dict[str, str], field: str, message: str) -> None:

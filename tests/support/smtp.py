@@ -72,6 +72,11 @@ class SmtpServer:
         """Settings that send the app's mail to this server (plain SMTP, no TLS, no login)."""
         return {"smtp_host": self.host, "smtp_port": self.port, "smtp_starttls": False, "smtp_ssl": False}
 
+    @staticmethod
+    def first_link(message: EmailMessage) -> str:
+        """The first http(s) link in a message's plain-text body (same as the module's ``first_link``)."""
+        return first_link(message)
+
     def messages_to(self, address: str) -> list[EmailMessage]:
         """Messages whose ``To`` header names ``address`` (case-insensitive)."""
         with self._lock:

@@ -31,6 +31,7 @@ from spyglass.accounts.schemas import (
     check_settings,
     form_secret,
     form_text,
+    has_control_chars,
     timezone_choices,
 )
 from spyglass.audit.service import AuditAction, record
@@ -174,6 +175,8 @@ async def login_submit(request: AnyRequest, db: AsyncSession, services: Services
         errors["login"] = "Enter your username or email address."
     elif len(login) > MAX_LOGIN_LENGTH:
         errors["login"] = f"Use at most {MAX_LOGIN_LENGTH} characters."
+    elif has_control_chars(login):
+        errors["login"] = "Enter your username or email address without control characters."
     if not password:
         errors["password"] = "Enter your password."
     if errors:

@@ -39,6 +39,11 @@ def form_secret(form: Mapping[str, Any], name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def has_control_chars(value: str) -> bool:
+    """Whether ``value`` holds control characters (NUL and friends), which no name or address contains."""
+    return bool(_CONTROL_CHARS.search(value))
+
+
 def check_username(value: str) -> tuple[str, str | None]:
     """The normalised (lower-case) username and the problem with it, if any."""
     username = value.strip().lower()
