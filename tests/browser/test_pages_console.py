@@ -18,6 +18,17 @@ USER_PAGES = ["/", "/account", "/account/tokens"]
 ADMIN_PAGES = ["/admin", "/admin/users", "/admin/audit", "/admin/cache", "/admin/system", "/admin/engine"]
 
 
+UNNAMED = """
+() => {
+  const named = (el) => (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || '').trim()
+    || (el.labels && [...el.labels].some(l => l.textContent.trim()))
+    || (el.textContent || '').trim() || [...el.querySelectorAll('img[alt]')].some(i => i.alt.trim());
+  const controls = 'input:not([type=hidden]), select, textarea, button, a[href]';
+  return [...document.querySelectorAll(controls)].filter(el => !named(el)).map(el => el.outerHTML.slice(0, 120));
+}
+"""
+
+
 def check_page(page: Page, url: str) -> None:
     response = page.goto(url)
     assert response is not None and response.status == 200, f"{url}: {response and response.status}"
@@ -28,6 +39,8 @@ def check_page(page: Page, url: str) -> None:
     # spyglass.js ran (it marks <html class="js">) and htmx loaded
     assert page.evaluate("() => document.documentElement.classList.contains('js')"), url
     assert page.evaluate("() => typeof window.htmx") == "object", url
+    # every field, button and link has a name a screen reader can announce
+    assert page.evaluate(UNNAMED) == [], url
 
 
 def test_main_pages_have_no_console_errors_or_csp_violations(
