@@ -6,9 +6,11 @@ import math
 import time
 from dataclasses import dataclass
 
-from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits import RateLimitItem, WindowStats, parse
+from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import MemoryStorage as SyncMemoryStorage
+from limits.strategies import MovingWindowRateLimiter as SyncMovingWindowRateLimiter
 
 from spyglass.core.errors import RateLimited
 from spyglass.core.metrics import Metrics
@@ -37,17 +39,40 @@ class LimitStatus:
         }
 
 
+class InlineMovingWindow:
+    """The moving window in process memory, called inline with the async interface of the Redis strategy.
+
+    ``limits``' async MemoryStorage hands an expiry pass to a worker thread on almost every request;
+    that thread hop cost more than the rest of a request's rate-limit check. The synchronous storage
+    does the same bookkeeping under a lock in microseconds (and expires old entries on a timer).
+    """
+
+    def __init__(self, storage: SyncMemoryStorage) -> None:
+        self._strategy = SyncMovingWindowRateLimiter(storage)
+
+    async def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+        return self._strategy.hit(item, *identifiers, cost=cost)
+
+    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
+        return self._strategy.get_window_stats(item, *identifiers)
+
+    async def clear(self, item: RateLimitItem, *identifiers: str) -> None:
+        self._strategy.clear(item, *identifiers)
+
+
 class RateLimiter:
     """Moving-window limits by category (``api``, ``login``, ...) and key (``user:42`` or ``ip:1.2.3.4``)."""
 
     def __init__(self, *, limits: dict[str, str], redis_url: str | None, metrics: Metrics, enabled: bool = True):
         self.items: dict[str, RateLimitItem] = {name: parse(spec) for name, spec in limits.items()}
-        self.storage: Storage = (
-            RedisStorage(redis_url.replace("redis://", "async+redis://", 1), implementation="redispy")
-            if redis_url
-            else MemoryStorage()
-        )
-        self.strategy = MovingWindowRateLimiter(self.storage)
+        self.storage: Storage | SyncMemoryStorage
+        self.strategy: MovingWindowRateLimiter | InlineMovingWindow
+        if redis_url:
+            self.storage = RedisStorage(redis_url.replace("redis://", "async+redis://", 1), implementation="redispy")
+            self.strategy = MovingWindowRateLimiter(self.storage)
+        else:
+            self.storage = SyncMemoryStorage()
+            self.strategy = InlineMovingWindow(self.storage)
         self.enabled = enabled
         self._metrics = metrics
 
