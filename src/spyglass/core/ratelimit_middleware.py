@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from spyglass.core.middleware import add_missing_headers
 from spyglass.core.request_context import client_ip
 
 if TYPE_CHECKING:
@@ -42,9 +42,9 @@ class RateLimitMiddleware:
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                for name, value in status.headers().items():
-                    headers[name] = value
+                add_missing_headers(
+                    message, [(name.lower().encode(), value.encode()) for name, value in status.headers().items()]
+                )
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
