@@ -13,6 +13,7 @@ from spyglass.app import create_app
 from spyglass.core.services import Services
 from tests.api.helpers import bearer, issue_token, sign_in
 from tests.conftest import BASE_URL, make_settings
+from tests.support.client import app_client
 from tests.support.factories import create_user
 from tests.support.web import csrf_token
 
@@ -120,7 +121,7 @@ async def test_oversized_bodies_are_413_json_for_the_api_and_a_page_for_forms(
     settings = make_settings(tmp_path, database_url, max_body_bytes=2048)
     services = Services.build(settings)
     app = create_app(settings, services=services)
-    async with AsyncTestClient(app, base_url=BASE_URL) as client:
+    async with app_client(app, base_url=BASE_URL) as client:
         user = await create_user(services)
         secret, _ = await issue_token(services, user)
         big_name = "x" * 5000

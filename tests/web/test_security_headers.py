@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 from spyglass.app import create_app
 from spyglass.core.services import Services
 from tests.conftest import make_settings
+from tests.support.client import app_client
 
 PAGES = ["/", "/login", "/register", "/does-not-exist", "/static/css/spyglass.css", "/api/v1/does-not-exist"]
 
@@ -47,7 +48,7 @@ async def test_every_response_carries_the_security_headers(client: AsyncTestClie
 async def https_client(tmp_path: Path, database_url: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
     settings = make_settings(tmp_path, database_url, base_url="https://spyglass.example.org")
     services = Services.build(settings)
-    async with AsyncTestClient(create_app(settings, services=services), base_url="https://spyglass.example.org") as c:
+    async with app_client(create_app(settings, services=services), base_url="https://spyglass.example.org") as c:
         yield c
 
 

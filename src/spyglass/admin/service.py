@@ -23,7 +23,7 @@ from spyglass.audit import repository as audit_repository
 from spyglass.audit.models import AuditEvent
 from spyglass.audit.repository import AuditQuery
 from spyglass.audit.service import AuditAction, record
-from spyglass.core.db import utcnow
+from spyglass.core.db import is_valid_id, utcnow
 from spyglass.core.errors import Forbidden, InvalidInput, NotFound
 from spyglass.core.pagination import Page, PageRequest, paginate
 from spyglass.core.ratelimit import LimitStatus
@@ -31,7 +31,6 @@ from spyglass.core.services import Services
 
 Connection = ASGIConnection[Any, Any, Any, Any]
 RECENT_ACTIVITY_SIZE = 20
-MAX_ID = 2**63 - 1  # ids beyond BIGINT cannot exist (and would overflow the driver)
 
 
 def page_request(services: Services, page: int | None, size: int | None) -> PageRequest:
@@ -57,7 +56,7 @@ async def list_users(*, db: AsyncSession, query: UserQuery, page: PageRequest) -
 
 async def get_user(*, db: AsyncSession, user_id: int) -> User:
     """The user with this id, or NotFound."""
-    user = await repository.get_user(db, user_id) if 0 < user_id <= MAX_ID else None
+    user = await repository.get_user(db, user_id) if is_valid_id(user_id) else None
     if user is None:
         raise NotFound("No such user.")
     return user

@@ -33,6 +33,15 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: Integer primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
+#: The largest id a row can have (signed 64 bits on both backends). Larger numbers in a URL name
+#: nothing, and sending them to the driver would overflow, so lookups answer "not found" first.
+MAX_ID = 2**63 - 1
+
+
+def is_valid_id(value: int) -> bool:
+    """Whether ``value`` could be the primary key of a row."""
+    return 0 < value <= MAX_ID
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""

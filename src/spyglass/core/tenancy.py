@@ -13,6 +13,7 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from spyglass.core.db import is_valid_id
 from spyglass.core.errors import NotFound
 
 
@@ -32,7 +33,7 @@ def owned_by(statement: S, model: type[UserOwned], user_id: int) -> S:
 
 async def get_owned(session: AsyncSession, model: type[M], object_id: int, user_id: int, *, what: str = "item") -> M:
     """The ``model`` row with this id owned by ``user_id``, or NotFound."""
-    obj = await session.get(model, object_id)
+    obj = await session.get(model, object_id) if is_valid_id(object_id) else None
     if obj is None or obj.user_id != user_id:
         raise NotFound(f"No such {what}.")
     return obj

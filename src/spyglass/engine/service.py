@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.config import Settings
-from spyglass.core.db import utcnow
+from spyglass.core.db import is_valid_id, utcnow
 from spyglass.core.errors import Conflict, InvalidInput, NotFound
 from spyglass.engine import repository
 from spyglass.engine.kinds import get_kind
@@ -53,7 +53,7 @@ async def enqueue_run(
 
 async def get_run_for_user(session: AsyncSession, *, run_id: int, user_id: int, is_admin: bool = False) -> Run:
     """A run the user owns (admins see all), or NotFound."""
-    run = await session.get(Run, run_id)
+    run = await session.get(Run, run_id) if is_valid_id(run_id) else None
     if run is None or (run.user_id != user_id and not is_admin):
         raise NotFound("No such run.")
     return run
