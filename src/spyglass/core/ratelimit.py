@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from dataclasses import dataclass
 
-from limits import RateLimitItem, WindowStats, parse
-from limits.aio.storage import RedisStorage, Storage
+from limits import RateLimitItem, parse
+from limits.aio.storage import MovingWindowSupport, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import MemoryStorage as SyncMemoryStorage
-from limits.strategies import MovingWindowRateLimiter as SyncMovingWindowRateLimiter
 
 from spyglass.core.errors import RateLimited
 from spyglass.core.metrics import Metrics
@@ -39,25 +38,83 @@ class LimitStatus:
         }
 
 
-class InlineMovingWindow:
-    """The moving window in process memory, called inline with the async interface of the Redis strategy.
+class InlineMemoryStorage(Storage, MovingWindowSupport):
+    """Moving-window storage in this process's memory for ``limits``' strategy; used from the event loop only.
 
-    ``limits``' async MemoryStorage hands an expiry pass to a worker thread on almost every request;
-    that thread hop cost more than the rest of a request's rate-limit check. The synchronous storage
-    does the same bookkeeping under a lock in microseconds (and expires old entries on a timer).
+    ``limits``' own memory storages hand their expiry work to threads: the async one a ``to_thread`` on
+    almost every request, the synchronous one a new timer thread every 10 ms holding a lock each request
+    also needs. Either stalled a cached API read for longer than the rest of the request took. This one
+    keeps a deque of hit times per key, prunes it on access and sweeps idle keys now and then.
     """
 
-    def __init__(self, storage: SyncMemoryStorage) -> None:
-        self._strategy = SyncMovingWindowRateLimiter(storage)
+    STORAGE_SCHEME = None
+    SWEEP_EVERY = 10_000
 
-    async def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
-        return self._strategy.hit(item, *identifiers, cost=cost)
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: dict[str, deque[float]] = {}
+        self._expiry: dict[str, int] = {}
+        self._hits = 0
 
-    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
-        return self._strategy.get_window_stats(item, *identifiers)
+    @staticmethod
+    def _prune(events: deque[float], cutoff: float) -> None:
+        while events and events[0] < cutoff:
+            events.popleft()
 
-    async def clear(self, item: RateLimitItem, *identifiers: str) -> None:
-        self._strategy.clear(item, *identifiers)
+    async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount > limit:
+            return False
+        now = time.time()
+        events = self.events.setdefault(key, deque())
+        self._expiry[key] = expiry
+        self._prune(events, now - expiry)
+        if len(events) + amount > limit:
+            return False
+        events.extend([now] * amount)
+        self._hits += 1
+        if self._hits % self.SWEEP_EVERY == 0:
+            self._sweep(now)
+        return True
+
+    async def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        now = time.time()
+        events = self.events.get(key)
+        if events:
+            self._prune(events, now - expiry)
+        if not events:
+            return now, 0
+        return events[0], len(events)
+
+    async def clear(self, key: str) -> None:
+        self.events.pop(key, None)
+        self._expiry.pop(key, None)
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return ValueError
+
+    async def check(self) -> bool:
+        return True
+
+    async def reset(self) -> int | None:
+        count = len(self.events)
+        self.events.clear()
+        self._expiry.clear()
+        return count
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        raise NotImplementedError("only the moving window is kept in memory")
+
+    async def get(self, key: str) -> int:
+        raise NotImplementedError("only the moving window is kept in memory")
+
+    async def get_expiry(self, key: str) -> float:
+        raise NotImplementedError("only the moving window is kept in memory")
+
+    def _sweep(self, now: float) -> None:
+        for key in [k for k, events in self.events.items() if not events or events[-1] < now - self._expiry[k]]:
+            self.events.pop(key, None)
+            self._expiry.pop(key, None)
 
 
 class RateLimiter:
@@ -65,14 +122,12 @@ class RateLimiter:
 
     def __init__(self, *, limits: dict[str, str], redis_url: str | None, metrics: Metrics, enabled: bool = True):
         self.items: dict[str, RateLimitItem] = {name: parse(spec) for name, spec in limits.items()}
-        self.storage: Storage | SyncMemoryStorage
-        self.strategy: MovingWindowRateLimiter | InlineMovingWindow
-        if redis_url:
-            self.storage = RedisStorage(redis_url.replace("redis://", "async+redis://", 1), implementation="redispy")
-            self.strategy = MovingWindowRateLimiter(self.storage)
-        else:
-            self.storage = SyncMemoryStorage()
-            self.strategy = InlineMovingWindow(self.storage)
+        self.storage: Storage = (
+            RedisStorage(redis_url.replace("redis://", "async+redis://", 1), implementation="redispy")
+            if redis_url
+            else InlineMemoryStorage()
+        )
+        self.strategy = MovingWindowRateLimiter(self.storage)
         self.enabled = enabled
         self._metrics = metrics
 
