@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Literal, NoReturn, cast
 
 import typer
 from rich.console import Console
@@ -91,10 +91,17 @@ def migrate_command() -> None:
         out.print(f"Database is up to date (revision {report.after}).")
 
 
+LOOP_OPTION = typer.Option(
+    "asyncio",
+    help="Event loop: asyncio (default; steadier tail latency under load, see docs/decisions/0005), uvloop or auto.",
+)
+
+
 @app.command()
 def serve(
     host: str | None = typer.Option(None, help="Address to listen on (default: SPYGLASS_HOST)."),
     port: int | None = typer.Option(None, help="Port to listen on (default: SPYGLASS_PORT)."),
+    loop: str = LOOP_OPTION,
 ) -> None:
     """Run Spyglass in one process (the embedded mode): migrates, then serves the web app with the
     job worker and scheduler inside the same process."""
@@ -112,7 +119,7 @@ def serve(
     console.print(f"Spyglass is starting on http://{bind_host}:{bind_port} ({settings.database_backend})")
     with one_line_errors("Starting the web server"):
         application = create_app(settings, run_engine=True)
-    uvicorn.run(application, host=bind_host, port=bind_port, log_config=None, access_log=False)
+    uvicorn.run(application, host=bind_host, port=bind_port, log_config=None, access_log=False, loop=_loop(loop))
 
 
 @app.command()
@@ -120,6 +127,7 @@ def web(
     host: str | None = typer.Option(None, help="Address to listen on (default: SPYGLASS_HOST)."),
     port: int | None = typer.Option(None, help="Port to listen on (default: SPYGLASS_PORT)."),
     workers: int = typer.Option(1, min=1, max=64, help="Number of web processes (uvicorn workers)."),
+    loop: str = LOOP_OPTION,
 ) -> None:
     """Run only the web processes (the distributed mode, behind a proxy; run `spyglass migrate` first).
 
@@ -148,7 +156,14 @@ def web(
         log_config=None,
         access_log=False,
         proxy_headers=False,  # client IPs come from SPYGLASS_TRUSTED_PROXIES, not uvicorn
+        loop=_loop(loop),
     )
+
+
+def _loop(name: str) -> Literal["auto", "asyncio", "uvloop"]:
+    if name not in ("auto", "asyncio", "uvloop"):
+        fail(f"--loop must be auto, asyncio or uvloop, not {name!r}")
+    return cast(Literal["auto", "asyncio", "uvloop"], name)
 
 
 @app.command()
@@ -167,7 +182,9 @@ def worker(
     require_migrated(settings)
     console.print(f"Spyglass worker is starting ({settings.database_backend}, Redis broker)")
     with one_line_errors("The worker"):
-        run_coroutine_blocking(lambda: run_worker(settings, concurrency=concurrency))
+        import uvloop
+
+        uvloop.run(run_worker(settings, concurrency=concurrency))
 
 
 def _read_password(password_stdin: bool) -> str:

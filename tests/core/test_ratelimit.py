@@ -3,6 +3,7 @@ on Redis the window is shared by every web instance; an admin reset empties it."
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from spyglass.accounts.models import ApiToken
 from spyglass.app import create_app
 from spyglass.core.errors import RateLimited
 from spyglass.core.metrics import Metrics
-from spyglass.core.ratelimit import RateLimiter
+from spyglass.core.ratelimit import InlineMemoryStorage, RateLimiter
 from spyglass.core.security import new_token
 from spyglass.core.services import Services
 from tests.conftest import make_settings
@@ -136,3 +137,27 @@ async def test_api_answers_429_past_the_limit_with_headers(limited_services: Ser
     assert refused.json()["detail"]["category"] == "api"
     assert all(r.status_code == 200 for r in health), "/health has no rate limit"
     assert [r.status_code for r in anonymous] == [401, 401, 401, 429], "anonymous callers are limited per IP"
+
+
+async def test_the_window_moves_on(make_limiter: LimiterFactory, key: str) -> None:
+    limiter = make_limiter("2/second")
+    await limiter.hit("api", key)
+    await limiter.hit("api", key)
+    with pytest.raises(RateLimited):
+        await limiter.hit("api", key)
+
+    await asyncio.sleep(1.1)
+
+    assert (await limiter.hit("api", key)).remaining == 1
+
+
+async def test_idle_keys_are_swept_from_memory(key: str) -> None:
+    storage = InlineMemoryStorage()
+    storage.SWEEP_EVERY = 3
+    await storage.acquire_entry(key, 5, 1)
+    await asyncio.sleep(1.1)
+    for number in range(3):
+        await storage.acquire_entry(f"{key}-{number}", 5, 1)
+
+    assert key not in storage.events
+    assert len(storage.events) == 3
