@@ -182,9 +182,7 @@ def worker(
     require_migrated(settings)
     console.print(f"Spyglass worker is starting ({settings.database_backend}, Redis broker)")
     with one_line_errors("The worker"):
-        import uvloop
-
-        uvloop.run(run_worker(settings, concurrency=concurrency))
+        run_coroutine_blocking(lambda: run_worker(settings, concurrency=concurrency))
 
 
 def _read_password(password_stdin: bool) -> str:
