@@ -112,6 +112,12 @@ def server(args: list[str], env: dict[str, str], url: str, name: str, cwd: Path)
                 process.wait()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time consumed so far by process ``pid`` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(url: str, *, connections: int, duration: float, threads: int, headers: dict[str, str]) -> dict[str, Any]:
     """Run wrk once and return its BENCH_JSON summary."""
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--latency", "-s", str(LUA)]
@@ -205,25 +211,32 @@ def main() -> int:
                 me_url,
                 "spyglass",
                 folder,
-            ),
+            ) as spyglass_process,
             server(
                 [sys.executable, str(BENCH / "bare_app.py"), "--port", str(bare_port), "--loop", args.loop],
                 base_env,
                 bare_url,
                 "bare app",
                 folder,
-            ),
+            ) as bare_process,
         ):
             sample = check_authentication(me_url, token)
             warm_up(me_url, auth, args.warmup)
             warm_up(bare_url, {}, args.warmup)
             for connections in args.connections:
-                for name, url, headers in (("bare", bare_url, {}), ("spyglass", me_url, auth)):
+                for name, url, headers, pid in (
+                    ("bare", bare_url, {}, bare_process.pid),
+                    ("spyglass", me_url, auth, spyglass_process.pid),
+                ):
                     console.print(f"wrk {name}: {connections} connections, {args.duration:g} s ...")
+                    cpu_before = cpu_seconds(pid)
                     result = wrk(
                         url, connections=connections, duration=args.duration, threads=args.threads, headers=headers
                     )
+                    cpu = cpu_seconds(pid) - cpu_before
                     result["target"] = name
+                    result["server_cpu_s"] = round(cpu, 2)
+                    result["server_cpu_us_per_request"] = round(cpu / max(result["requests"], 1) * 1e6, 1)
                     runs.append(result)
     finally:
         if not args.keep:
@@ -259,6 +272,10 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         ours = next(r for r in runs if r["connections"] == connections and r["target"] == "spyglass")
         out[str(connections)] = {
             "ratio": round(ours["rps"] / bare["rps"], 3) if bare["rps"] else None,
+            # Load-independent estimate: how much more CPU one authenticated read costs than a bare one.
+            "cpu_ratio": round(bare["server_cpu_us_per_request"] / ours["server_cpu_us_per_request"], 3)
+            if ours["server_cpu_us_per_request"]
+            else None,
             "spyglass_p99_ms": ours["p99_ms"],
         }
     if "64" in out:
@@ -269,10 +286,13 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def print_table(runs: list[dict[str, Any]], summary: dict[str, Any]) -> None:
     table = Table(title="GET /api/v1/me (bearer token, cached) vs bare Litestar constant")
-    for column in ("target", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "timeouts", "ratio"):
+    columns = ("target", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "timeouts", "CPU us/req")
+    for column in (*columns, "ratio", "CPU ratio"):
         table.add_column(column, justify="right" if column != "target" else "left")
     for run in runs:
-        ratio = summary[str(run["connections"])]["ratio"] if run["target"] == "spyglass" else ""
+        row = summary[str(run["connections"])]
+        ratio = row["ratio"] if run["target"] == "spyglass" else ""
+        cpu_ratio = row["cpu_ratio"] if run["target"] == "spyglass" else ""
         table.add_row(
             run["target"],
             str(run["connections"]),
@@ -283,7 +303,9 @@ def print_table(runs: list[dict[str, Any]], summary: dict[str, Any]) -> None:
             f"{run['max_ms']:.1f}",
             str(sum(v for k, v in run["errors"].items() if k != "timeout")),
             str(run["errors"]["timeout"]),
+            f"{run['server_cpu_us_per_request']:.0f}",
             f"{ratio:.0%}" if ratio != "" else "",
+            f"{cpu_ratio:.0%}" if cpu_ratio != "" else "",
         )
     console.print(table)
 

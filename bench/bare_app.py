@@ -1,5 +1,5 @@
 """The baseline of the API benchmark: a bare Litestar app answering a constant JSON document,
-served by uvicorn with the same settings as ``spyglass serve`` (asyncio loop, httptools, no access log)."""
+served by uvicorn with the same settings as ``spyglass serve`` (uvloop when installed, httptools, no access log)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--loop", default="asyncio", choices=["auto", "asyncio", "uvloop"])
+    parser.add_argument("--loop", default="auto", choices=["auto", "asyncio", "uvloop"])
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     uvicorn.run(

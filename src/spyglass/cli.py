@@ -91,10 +91,7 @@ def migrate_command() -> None:
         out.print(f"Database is up to date (revision {report.after}).")
 
 
-LOOP_OPTION = typer.Option(
-    "asyncio",
-    help="Event loop: asyncio (default; steadier tail latency under load, see docs/decisions/0005), uvloop or auto.",
-)
+LOOP_OPTION = typer.Option("auto", help="Event loop: auto (uvloop when installed), asyncio or uvloop.")
 
 
 @app.command()
