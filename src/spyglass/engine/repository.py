@@ -4,12 +4,12 @@ racing on the same run cannot both win."""
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.core.db import utcnow
@@ -54,7 +54,8 @@ def new_run(
 async def claim_run(session: AsyncSession, *, run_id: int, worker_id: str, lease_seconds: float) -> Run | None:
     """Move a queued run to running under this worker's lease; None when someone else has it."""
     now = utcnow()
-    result = await session.execute(
+    # One statement: the claimed row comes back through RETURNING (no second SELECT per run).
+    return await session.scalar(
         update(Run)
         .where(Run.id == run_id, Run.status == RunStatus.QUEUED.value, Run.cancel_requested.is_(False))
         .values(
@@ -65,12 +66,9 @@ async def claim_run(session: AsyncSession, *, run_id: int, worker_id: str, lease
             started_at=func.coalesce(Run.started_at, now),
             stage="starting",
         )
-        .returning(Run.id)
-        .execution_options(synchronize_session=False)
+        .returning(Run)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    if result.scalar_one_or_none() is None:
-        return None
-    return await session.get(Run, run_id, populate_existing=True)
 
 
 @dataclass(frozen=True)
@@ -157,13 +155,18 @@ async def retry_run(session: AsyncSession, *, run_id: int, worker_id: str, delay
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def update_progress(session: AsyncSession, *, run_id: int, worker_id: str, progress: int, stage: str) -> None:
-    await session.execute(
+async def write_progress(session: AsyncSession, *, worker_id: str, progress: Mapping[int, tuple[int, str]]) -> None:
+    """Write the latest (percent, stage) of several runs this worker holds, in one executemany UPDATE."""
+    if not progress:
+        return
+    statement = (
         update(Run)
-        .where(Run.id == run_id, Run.lease_owner == worker_id, Run.status == RunStatus.RUNNING.value)
-        .values(progress=progress, stage=stage)
-        .execution_options(synchronize_session=False)
+        .where(Run.id == bindparam("run_id"), Run.lease_owner == worker_id, Run.status == RunStatus.RUNNING.value)
+        .values(progress=bindparam("new_progress"), stage=bindparam("new_stage"))
     )
+    rows = [{"run_id": run_id, "new_progress": pct, "new_stage": stage} for run_id, (pct, stage) in progress.items()]
+    # On the connection: a plain executemany, not the ORM's bulk-update-by-primary-key path.
+    await (await session.connection()).execute(statement, rows)
 
 
 async def reap_expired_leases(session: AsyncSession, *, now: datetime | None = None) -> tuple[int, int]:

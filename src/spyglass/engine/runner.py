@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from spyglass.core.services import Services
 
 logger = logging.getLogger("spyglass.engine.runner")
-PROGRESS_WRITE_EVERY_SECONDS = 0.5
 
 
 def new_worker_id() -> str:
@@ -51,7 +50,8 @@ class Runner:
         self.heartbeat_seconds = heartbeat_seconds
         self._slots = asyncio.Semaphore(concurrency)
         self._active: dict[int, tuple[asyncio.Task[Any], RunContext]] = {}
-        self._progress_written: dict[int, float] = {}
+        # Latest progress per run, written to the rows by the next heartbeat (one statement for all runs).
+        self._progress_pending: dict[int, tuple[int, str]] = {}
         self._heartbeat_task: asyncio.Task[None] | None = None
         self.metrics = services.engine_metrics
         self._on_delivery_done = on_delivery_done
@@ -133,7 +133,7 @@ class Runner:
             await self._finish(run, RunStatus.SUCCEEDED, stats={**ctx.stats, **(stats or {})})
         finally:
             self._active.pop(run.id, None)
-            self._progress_written.pop(run.id, None)
+            self._progress_pending.pop(run.id, None)
             self.metrics.observe_duration(run.kind, time.monotonic() - started)
 
     @staticmethod
@@ -170,16 +170,10 @@ class Runner:
             )
 
     async def report_progress(self, ctx: RunContext, percent: int, stage: str) -> None:
-        """Publish progress at once; write it to the run row at most every half second."""
+        """Publish progress at once; the next heartbeat writes the latest value to the run row."""
         await self.services.run_events.publish(ctx.run_id, {"status": "running", "progress": percent, "stage": stage})
-        now = time.monotonic()
-        if now - self._progress_written.get(ctx.run_id, 0.0) < PROGRESS_WRITE_EVERY_SECONDS and percent < 100:
-            return
-        self._progress_written[ctx.run_id] = now
-        async with self.services.db.session(write=True) as session:
-            await repository.update_progress(
-                session, run_id=ctx.run_id, worker_id=self.worker_id, progress=percent, stage=stage
-            )
+        if ctx.run_id in self._active:
+            self._progress_pending[ctx.run_id] = (percent, stage)
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -190,9 +184,12 @@ class Runner:
                 logger.exception("worker heartbeat failed; retrying", extra={"worker_id": self.worker_id})
 
     async def _beat(self) -> None:
-        """Renew leases, stop runs that were cancelled or lost, and refresh this worker's heartbeat row."""
+        """Write pending progress, renew leases, stop runs that were cancelled or lost, and refresh this
+        worker's heartbeat row, in one transaction whatever the number of runs."""
         run_ids = list(self._active)
+        progress, self._progress_pending = self._progress_pending, {}
         async with self.services.db.session(write=True) as session:
+            await repository.write_progress(session, worker_id=self.worker_id, progress=progress)
             states = await repository.extend_leases(
                 session, worker_id=self.worker_id, run_ids=run_ids, lease_seconds=self.lease_seconds
             )
