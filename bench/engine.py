@@ -76,9 +76,15 @@ class Phase:
     name: str
     concurrency: int
     sleep: float
+    #: Offered runs/s per mode when it is not the mode's default (``steady``: below capacity, for lag).
+    demand: tuple[tuple[str, float], ...] = ()
 
 
-PHASES = {"c100": Phase("c100", 100, 0.0), "c500": Phase("c500", 500, 4.0)}
+PHASES = {
+    "c100": Phase("c100", 100, 0.0),
+    "c500": Phase("c500", 500, 4.0),
+    "steady": Phase("steady", 100, 0.0, (("embedded", 40.0), ("distributed", 80.0))),
+}
 
 
 @dataclass
@@ -399,11 +405,12 @@ class Setup:
 
 
 @asynccontextmanager
-async def embedded(env: dict[str, str], workdir: Path) -> AsyncIterator[Setup]:
-    """``spyglass serve`` on SQLite in ``workdir``."""
+async def embedded(env: dict[str, str], workdir: Path, loop: str | None = None) -> AsyncIterator[Setup]:
+    """``spyglass serve`` on SQLite in ``workdir`` (``loop``: its --loop option, else its default)."""
     port = free_port()
     log = workdir / "serve.log"
-    process = start([sys.executable, "-m", "spyglass", "serve", "--port", str(port)], env=env, log=log, cwd=workdir)
+    args = [sys.executable, "-m", "spyglass", "serve", "--port", str(port), *(["--loop", loop] if loop else [])]
+    process = start(args, env=env, log=log, cwd=workdir)
     db = Database(f"sqlite+aiosqlite:///{workdir / 'data' / 'spyglass.db'}")
     try:
         await asyncio.to_thread(wait_for_http, f"http://127.0.0.1:{port}/health", process, log)
@@ -478,6 +485,7 @@ async def run_phase(
     postgres_admin_url: str | None = None,
     redis_url: str | None = None,
     profile: bool = False,
+    serve_loop: str | None = None,
 ) -> dict[str, Any]:
     """Start the engine of ``mode`` with ``phase``'s concurrency, offer it the work, measure a window."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -502,11 +510,12 @@ async def run_phase(
         await redis.aclose()
         settings |= {"database_url": database_url, "redis_url": redis_url}
     env = spyglass_env(**settings)
-    interval = max(1, round(subjects / demand))
+    demand = dict(phase.demand).get(mode, demand)
+    interval = max(1, round(subjects / (demand * (JITTER_FACTOR if phase.demand else 1.0))))
     payload: dict[str, Any] = {"fetch": page_url}
     if phase.sleep:
         payload["sleep"] = phase.sleep
-    context = embedded(env, workdir) if mode == "embedded" else distributed(env, workdir, str(database_url))
+    context = embedded(env, workdir, serve_loop) if mode == "embedded" else distributed(env, workdir, str(database_url))
     async with context as setup:
         pids = [process.pid for process in setup.workers]
         await insert_schedules(
@@ -551,6 +560,7 @@ async def run_phase(
         "phase": phase.name,
         "concurrency": phase.concurrency,
         "run_sleep_s": phase.sleep,
+        "serve_loop": serve_loop if mode == "embedded" else None,
         "subjects": subjects,
         "interval_s": interval,
         "offered_runs_per_s": round(subjects / (interval * JITTER_FACTOR), 1),
@@ -584,6 +594,7 @@ async def bench_mode(
     page_pid: int,
     workdir: Path,
     profile: bool = False,
+    serve_loop: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every phase of one mode (the distributed mode starts PostgreSQL and Redis once for all of them)."""
     results = []
@@ -601,6 +612,7 @@ async def bench_mode(
                     page_pid=page_pid,
                     workdir=workdir / f"{mode}-{phase.name}",
                     profile=profile,
+                    serve_loop=serve_loop,
                 )
             )
         return results
@@ -635,6 +647,7 @@ async def run_benchmark(
     demand: dict[str, float] | None = None,
     keep: bool = False,
     profile: bool = False,
+    serve_loop: str | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark; returns the results document (machine, settings, one entry per mode and phase).
     ``keep`` leaves the temporary folder (databases, process logs) in place and names it in the document."""
@@ -654,6 +667,7 @@ async def run_benchmark(
                 page_pid=page_process.pid,
                 workdir=workdir,
                 profile=profile,
+                serve_loop=serve_loop,
             )
     return {
         "benchmark": "engine",
@@ -692,12 +706,12 @@ def scratch(keep: bool) -> Iterator[Path]:
 
 
 def verdicts(result: dict[str, Any]) -> list[str]:
-    """Which targets a phase result misses."""
+    """Which targets a phase result misses (throughput at c100, lag where the offer is below capacity)."""
     misses = []
     target = TARGETS[f"{result['mode']}_runs_per_s"]
     if result["phase"] == "c100" and result["runs_per_s"] < target:
         misses.append(f"runs/s {result['runs_per_s']} < {target:g}")
-    if result["phase"] == "c100" and (result["lag_p99_s"] is None or result["lag_p99_s"] >= TARGETS["p99_lag_s"]):
+    if result["phase"] == "steady" and (result["lag_p99_s"] is None or result["lag_p99_s"] >= TARGETS["p99_lag_s"]):
         misses.append(f"p99 lag {result['lag_p99_s']} s ≥ {TARGETS['p99_lag_s']:g} s")
     if result["concurrency"] >= 500 and max(result["rss_mb_max"].values()) >= TARGETS["rss_mb_at_500"]:
         misses.append(f"RSS ≥ {TARGETS['rss_mb_at_500']:g} MB")
@@ -758,7 +772,8 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the measured window")
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds after the schedules are inserted")
-    parser.add_argument("--phases", default="c100,c500", help="comma-separated: c100, c500")
+    parser.add_argument("--phases", default="c100,c500", help="comma-separated: c100, c500, steady")
+    parser.add_argument("--serve-loop", choices=("asyncio", "uvloop", "auto"), help="spyglass serve --loop")
     parser.add_argument("--demand-embedded", type=float, default=DEMAND["embedded"], help="offered runs/s")
     parser.add_argument("--demand-distributed", type=float, default=DEMAND["distributed"], help="offered runs/s")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -777,6 +792,7 @@ def main() -> None:
             demand={"embedded": args.demand_embedded, "distributed": args.demand_distributed},
             keep=args.keep,
             profile=args.profile,
+            serve_loop=args.serve_loop,
         )
     )
     document["command"] = " ".join([".venv/bin/python", "bench/engine.py", *sys.argv[1:]])
