@@ -39,9 +39,24 @@ def feature_routes() -> Sequence[ControllerRouterHandler]:
     from spyglass.accounts.token_routes import ROUTES as TOKEN_ROUTES
     from spyglass.admin.routes import ROUTES as ADMIN_ROUTES
     from spyglass.engine.routes import ROUTES as ENGINE_ROUTES
+    from spyglass.feedback.routes import ROUTES as FEEDBACK_ROUTES
+    from spyglass.market.routes import ROUTES as MARKET_ROUTES
+    from spyglass.notifications.routes import ROUTES as NOTIFICATION_ROUTES
+    from spyglass.scanner.routes import ROUTES as SCANNER_ROUTES
     from spyglass.web.routes import ROUTES as WEB_ROUTES
 
-    return [*HEALTH_ROUTES, *WEB_ROUTES, *ACCOUNT_ROUTES, *TOKEN_ROUTES, *ADMIN_ROUTES, *ENGINE_ROUTES]
+    return [
+        *HEALTH_ROUTES,
+        *WEB_ROUTES,
+        *ACCOUNT_ROUTES,
+        *TOKEN_ROUTES,
+        *ADMIN_ROUTES,
+        *ENGINE_ROUTES,
+        *MARKET_ROUTES,
+        *SCANNER_ROUTES,
+        *NOTIFICATION_ROUTES,
+        *FEEDBACK_ROUTES,
+    ]
 
 
 def create_app(

@@ -298,6 +298,18 @@ def check() -> None:
         raise typer.Exit(1)
 
 
+def _register_feature_commands() -> None:
+    # Imported here, after the helpers above exist, because feature CLIs reuse them.
+    from spyglass.market.cli import register as register_market
+    from spyglass.scanner.cli import register as register_scanner
+
+    register_market(app)
+    register_scanner(app)
+
+
+_register_feature_commands()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -107,6 +107,14 @@ class Settings(BaseSettings):
     http_proxy: str | None = None
     http_max_redirects: int = Field(default=5, ge=0, le=20)
 
+    # --- Market bots (src/spyglass/market) ---
+
+    # --- Security scans (src/spyglass/scanner) ---
+
+    # --- Notifications (src/spyglass/notifications) ---
+
+    # --- Feedback and onboarding (src/spyglass/feedback) ---
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:

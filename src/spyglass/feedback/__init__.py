@@ -1,0 +1,1 @@
+"""Feedback from users, answered by admins."""

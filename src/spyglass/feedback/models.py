@@ -1,0 +1,3 @@
+"""Tables of the feedback feature."""
+
+from __future__ import annotations

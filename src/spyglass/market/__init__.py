@@ -1,0 +1,1 @@
+"""Market bots: saved marketplace searches, listings, de-duplication, price history, favorites and alerts."""

@@ -1,0 +1,1 @@
+"""Marketplace adapters: one Protocol (``base.Adapter``) and one registry (``registry``)."""

@@ -1,0 +1,3 @@
+"""Tables of the market feature."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Tables of the notifications feature."""
+
+from __future__ import annotations

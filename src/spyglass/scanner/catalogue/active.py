@@ -1,0 +1,3 @@
+"""Active finding types of the catalogue."""
+
+from __future__ import annotations

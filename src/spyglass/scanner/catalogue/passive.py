@@ -1,0 +1,3 @@
+"""Passive finding types of the catalogue."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Scanner checks: each a plugin (``base.Check``) registered in ``registry``."""

@@ -1,0 +1,3 @@
+"""Tables of the scanner feature."""
+
+from __future__ import annotations

@@ -1,0 +1,9 @@
+"""HTTP routes of the scanner feature (pages and /api/v1)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from litestar.types import ControllerRouterHandler
+
+ROUTES: Sequence[ControllerRouterHandler] = []
