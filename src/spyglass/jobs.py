@@ -2,8 +2,9 @@
 
 from spyglass.audit import tasks as audit_tasks
 from spyglass.engine import probe
+from spyglass.feedback import tasks as feedback_tasks
 from spyglass.market import tasks as market_tasks
 from spyglass.notifications import tasks as notifications_tasks
 from spyglass.scanner import tasks as scanner_tasks
 
-__all__ = ["audit_tasks", "market_tasks", "notifications_tasks", "probe", "scanner_tasks"]
+__all__ = ["audit_tasks", "feedback_tasks", "market_tasks", "notifications_tasks", "probe", "scanner_tasks"]
