@@ -227,3 +227,18 @@ async def test_schedule_quota_per_user(services: Services) -> None:
                 session, kind=PROBE_KIND, user_id=alice.id, subject_id=3, interval_seconds=60, quota=2
             )
     assert "most your account allows (2)" in refused.value.message
+
+
+async def test_progress_reaches_the_run_row_within_about_a_heartbeat(services: Services, engine: Engine) -> None:
+    # The probe sleeps 3 s in 15 steps, reporting progress after each; the heartbeat (1 s by default)
+    # writes the latest value, so a reader sees the row move while the run is still going.
+    [run_id] = await enqueue_probes(services, 1, sleep=3.0)
+    engine.wake()
+
+    async def persisted_mid_run() -> bool:
+        run = await run_of(services, run_id)
+        return run.status == RunStatus.RUNNING.value and 10 < run.progress < 90 and run.stage.startswith("sleeping")
+
+    await wait_until(persisted_mid_run, timeout=10, interval=0.05)
+    await wait_until(lambda: all_finished(services, 1))
+    assert (await run_of(services, run_id)).progress == 100
