@@ -193,6 +193,21 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "http_max_redirects": "Redirects followed (each one re-checked against the URL policy).",
         },
     ),
+    (
+        "Security scans: the scan pipeline",
+        "How one scan crawls and runs its checks. Every scan request also passes the URL policy and the "
+        "per-host politeness above, then the target's own rate and concurrency caps.",
+        {
+            "scanner_http_max_body_bytes": "The most of one response body a scan reads; the rest is cut off "
+            "(not refused).",
+            "scanner_pipeline_check_concurrency": "Checks of one scan that run at once (their requests still "
+            "share the scan's concurrency cap).",
+            "scanner_pipeline_progress_interval_seconds": "Shortest pause between two progress reports of a "
+            "running scan.",
+            "scanner_pipeline_max_variants_per_path": "URLs with the same path and parameter names but other "
+            "values the crawler visits (the rest are duplicates).",
+        },
+    ),
 ]
 
 

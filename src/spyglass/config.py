@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     # --- Market bots (src/spyglass/market) ---
 
     # --- Security scans (src/spyglass/scanner) ---
+    scanner_http_max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    scanner_pipeline_check_concurrency: int = Field(default=4, ge=1, le=64)
+    scanner_pipeline_progress_interval_seconds: float = Field(default=1.0, gt=0)
+    scanner_pipeline_max_variants_per_path: int = Field(default=5, ge=1, le=1000)
 
     # --- Notifications (src/spyglass/notifications) ---
 
