@@ -135,7 +135,7 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "rate_limit_settings": "Account and settings changes.",
             "rate_limit_login": "Sign-in attempts, counted both per account and per IP address.",
             "rate_limit_register": "Registrations per IP address.",
-            "rate_limit_feedback": "Feedback messages per user (for the feedback feature, not built yet).",
+            "rate_limit_feedback": "Feedback messages a user may send (only accepted messages count).",
         },
     ),
     (
@@ -206,6 +206,23 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "running scan.",
             "scanner_pipeline_max_variants_per_path": "URLs with the same path and parameter names but other "
             "values the crawler visits (the rest are duplicates).",
+        },
+    ),
+    (
+        "Feedback and admin alerts",
+        "Admins get an alert (through the outbox) when workers stop heartbeating, when the share of failed "
+        "runs spikes, or when due runs wait in the queue; a job checks every minute.",
+        {
+            "feedback_max_message_length": "Longest feedback message, in characters.",
+            "admin_alert_worker_stale_seconds": "A worker whose last heartbeat is older than this has stopped.",
+            "admin_alert_failure_window_seconds": "The window over which the failure rate of runs is measured.",
+            "admin_alert_failure_rate": "Share of finished runs (0-1) that failed in the window, from which admins "
+            "are alerted.",
+            "admin_alert_failure_min_runs": "Fewest finished runs in the window before the failure rate counts.",
+            "admin_alert_queue_wait_seconds": "A queued run due longer ago than this is waiting too long.",
+            "admin_alert_queue_count": "How many runs waiting too long make a backlog worth an alert.",
+            "admin_alert_repeat_seconds": "A failure spike or backlog that lasts is reported again after this "
+            "long (one alert per condition per window).",
         },
     ),
 ]

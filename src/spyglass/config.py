@@ -118,6 +118,14 @@ class Settings(BaseSettings):
     # --- Notifications (src/spyglass/notifications) ---
 
     # --- Feedback and onboarding (src/spyglass/feedback) ---
+    feedback_max_message_length: int = Field(default=5000, ge=100, le=100_000)
+    admin_alert_worker_stale_seconds: int = Field(default=60, ge=5)
+    admin_alert_failure_window_seconds: int = Field(default=900, ge=60)
+    admin_alert_failure_rate: float = Field(default=0.5, gt=0, le=1)
+    admin_alert_failure_min_runs: int = Field(default=10, ge=1)
+    admin_alert_queue_wait_seconds: int = Field(default=300, ge=1)
+    admin_alert_queue_count: int = Field(default=50, ge=1)
+    admin_alert_repeat_seconds: int = Field(default=3600, ge=60)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
