@@ -194,6 +194,22 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
         },
     ),
     (
+        "Market bots",
+        "Saved marketplace searches run as `market.search` jobs (see docs/market.md).",
+        {
+            "market_max_searches_per_user": "Saved searches one user may have.",
+            "market_min_interval_seconds": "Shortest interval a saved search may run at (an adapter may ask for "
+            "a longer one).",
+            "market_default_interval_seconds": "Interval of a new search when none is given.",
+            "market_endpoints": "JSON object, adapter name to base URL, replacing the site's own URL (the local "
+            'marketplace simulator, tests, a self-hosted shop), e.g. `{"jsonld": "http://127.0.0.1:8090"}`.',
+            "market_gone_after_runs": "Successful runs of a search in a row that must miss a listing before it "
+            "is marked gone.",
+            "market_preview_timeout_seconds": "Time limit of the search editor's live preview.",
+            "market_max_listings_per_run": "Most listings one marketplace may contribute to one run.",
+        },
+    ),
+    (
         "Security scans: the scan pipeline",
         "How one scan crawls and runs its checks. Every scan request also passes the URL policy and the "
         "per-host politeness above, then the target's own rate and concurrency caps.",

@@ -108,8 +108,25 @@ class Settings(BaseSettings):
     http_max_redirects: int = Field(default=5, ge=0, le=20)
 
     # --- Market bots (src/spyglass/market) ---
+    market_max_searches_per_user: int = Field(default=25, ge=0, le=10_000)
+    market_min_interval_seconds: int = Field(default=300, ge=1)
+    market_default_interval_seconds: int = Field(default=1800, ge=1)
+    # JSON object: adapter name -> base URL that replaces the site's (the simulator, tests, a self-hosted shop).
+    market_endpoints: dict[str, str] = Field(default_factory=dict)
+    market_gone_after_runs: int = Field(default=2, ge=1, le=100)
+    market_preview_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    market_max_listings_per_run: int = Field(default=500, ge=1, le=10_000)
 
     # --- Security scans (src/spyglass/scanner) ---
+    # DNS servers for TXT ownership proofs ("host" or "host:port", comma-separated); empty: the system's.
+    scanner_dns_nameservers: str = ""
+    scanner_dns_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    scanner_max_targets_per_user: int = Field(default=50, ge=1)
+    scanner_max_active_scans_per_user: int = Field(default=5, ge=1)
+    scanner_max_requests_per_scan: int = Field(default=20_000, ge=10)
+    scanner_max_time_limit_seconds: int = Field(default=7200, ge=10)
+    # A finding whose priority reaches this sends a "high-risk finding" notification.
+    scanner_high_risk_priority: int = Field(default=70, ge=0, le=100)
     scanner_http_max_body_bytes: int = Field(default=1_000_000, ge=1024)
     scanner_pipeline_check_concurrency: int = Field(default=4, ge=1, le=64)
     scanner_pipeline_progress_interval_seconds: float = Field(default=1.0, gt=0)
