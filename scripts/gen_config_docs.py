@@ -210,6 +210,22 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
         },
     ),
     (
+        "Security scans: targets, ownership and scans",
+        "Targets are websites users scan. Active checks run only on a target whose ownership was proven "
+        "(a token file, a meta tag or a DNS TXT record) or whose host is in `SPYGLASS_VERIFIED_TARGETS`.",
+        {
+            "scanner_dns_nameservers": "DNS servers asked for the TXT ownership record, `host` or `host:port`, "
+            "comma-separated, e.g. `127.0.0.1:5353`; empty uses the system's resolver.",
+            "scanner_dns_timeout_seconds": "Time limit of one DNS ownership lookup.",
+            "scanner_max_targets_per_user": "Targets one user may register.",
+            "scanner_max_active_scans_per_user": "Scans of one user that may be queued or running at once.",
+            "scanner_max_requests_per_scan": "The highest request budget a target may give one scan.",
+            "scanner_max_time_limit_seconds": "The longest time limit a target may give one scan.",
+            "scanner_high_risk_priority": "A finding whose priority (0-100) reaches this sends a "
+            "high-risk-finding notification when its scan completes.",
+        },
+    ),
+    (
         "Security scans: the scan pipeline",
         "How one scan crawls and runs its checks. Every scan request also passes the URL policy and the "
         "per-host politeness above, then the target's own rate and concurrency caps.",
