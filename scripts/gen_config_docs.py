@@ -241,6 +241,28 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
         },
     ),
     (
+        "Notifications",
+        "Notifications leave through the outbox: a `notifications.dispatch` job delivers pending rows to each "
+        "user's channels (see docs/notifications.md).",
+        {
+            "notifications_batch_size": "Outbox rows one dispatcher claims at a time.",
+            "notifications_send_concurrency": "Deliveries (emails, Apprise posts) one dispatcher sends at once.",
+            "notifications_max_attempts": "Attempts before a notification is marked failed.",
+            "notifications_retry_base_seconds": "Backoff before the second attempt; doubles per attempt (with "
+            "jitter).",
+            "notifications_retry_cap_seconds": "Longest backoff between two attempts.",
+            "notifications_lease_seconds": "A claimed notification is taken over by another dispatcher when its "
+            "claim is older than this (its dispatcher died).",
+            "notifications_poll_seconds": "How often a running dispatcher looks at the outbox when nothing woke "
+            "it (notifications written in the same process wake it at once).",
+            "notifications_linger_seconds": "How long one dispatcher run keeps watching the outbox before it "
+            "ends (the next scheduled run takes over).",
+            "notifications_digest_hours": "Events of a channel in digest mode are gathered this long, then sent as "
+            "one message.",
+            "notifications_send_timeout_seconds": "Time limit of one delivery to one channel.",
+        },
+    ),
+    (
         "Feedback and admin alerts",
         "Admins get an alert (through the outbox) when workers stop heartbeating, when the share of failed "
         "runs spikes, or when due runs wait in the queue; a job checks every minute.",

@@ -133,6 +133,16 @@ class Settings(BaseSettings):
     scanner_pipeline_max_variants_per_path: int = Field(default=5, ge=1, le=1000)
 
     # --- Notifications (src/spyglass/notifications) ---
+    notifications_batch_size: int = Field(default=100, ge=1, le=1000)
+    notifications_send_concurrency: int = Field(default=20, ge=1, le=200)
+    notifications_max_attempts: int = Field(default=6, ge=1, le=50)
+    notifications_retry_base_seconds: float = Field(default=30.0, gt=0)
+    notifications_retry_cap_seconds: float = Field(default=3600.0, gt=0)
+    notifications_lease_seconds: float = Field(default=60.0, ge=5)
+    notifications_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    notifications_linger_seconds: float = Field(default=50.0, ge=0, le=3000)
+    notifications_digest_hours: int = Field(default=24, ge=1, le=24 * 7)
+    notifications_send_timeout_seconds: float = Field(default=20.0, gt=0)
 
     # --- Feedback and onboarding (src/spyglass/feedback) ---
     feedback_max_message_length: int = Field(default=5000, ge=100, le=100_000)

@@ -1,7 +1,7 @@
 """Tables of the notifications feature: channels, the outbox (notifications) and deliveries.
 
 A notification is written once per idempotency key; a delivery row exists at most once per
-(notification, channel), so a channel never receives the same notification twice.
+(notification, destination), so a channel never receives the same notification twice.
 """
 
 from __future__ import annotations
@@ -107,7 +107,13 @@ class Delivery(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), nullable=False)
-    channel_id: Mapped[int] = mapped_column(ForeignKey("notification_channels.id", ondelete="CASCADE"), nullable=False)
+    #: ``channel:<id>`` or ``account`` (the account's own address); unique per notification.
+    destination: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: Kept after the channel is deleted (set null) so the log still reads.
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notification_channels.id", ondelete="SET NULL"), nullable=True
+    )
+    channel_label: Mapped[str] = mapped_column(String(100), nullable=False)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     attempt: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
@@ -115,7 +121,7 @@ class Delivery(TimestampMixin, Base):
     delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     __table_args__ = (
-        UniqueConstraint("notification_id", "channel_id", name="uq_notification_deliveries_notification_channel"),
+        UniqueConstraint("notification_id", "destination", name="uq_notification_deliveries_destination"),
         Index("ix_notification_deliveries_user_created", "user_id", "created_at"),
         Index("ix_notification_deliveries_status_created", "status", "created_at"),
         Index("ix_notification_deliveries_channel_status", "channel_id", "status"),

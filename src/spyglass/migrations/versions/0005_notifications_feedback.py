@@ -114,7 +114,9 @@ def upgrade() -> None:
         "notification_deliveries",
         sa.Column("id", ID, autoincrement=True, nullable=False),
         sa.Column("notification_id", ID, nullable=False),
-        sa.Column("channel_id", ID, nullable=False),
+        sa.Column("destination", sa.String(length=64), nullable=False),
+        sa.Column("channel_id", ID, nullable=True),
+        sa.Column("channel_label", sa.String(length=100), nullable=False),
         sa.Column("user_id", ID, nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
@@ -126,7 +128,7 @@ def upgrade() -> None:
             ["channel_id"],
             ["notification_channels.id"],
             name=op.f("fk_notification_deliveries_channel_id_notification_channels"),
-            ondelete="CASCADE",
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["notification_id"],
@@ -138,7 +140,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_notification_deliveries_user_id_users"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_deliveries")),
-        sa.UniqueConstraint("notification_id", "channel_id", name="uq_notification_deliveries_notification_channel"),
+        sa.UniqueConstraint("notification_id", "destination", name="uq_notification_deliveries_destination"),
     )
     with op.batch_alter_table("notification_deliveries", schema=None) as batch_op:
         batch_op.create_index("ix_notification_deliveries_user_created", ["user_id", "created_at"], unique=False)
