@@ -116,6 +116,16 @@ class Settings(BaseSettings):
     market_gone_after_runs: int = Field(default=2, ge=1, le=100)
     market_preview_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     market_max_listings_per_run: int = Field(default=500, ge=1, le=10_000)
+    # Adapters (src/spyglass/market/adapters): Craigslist's published area list (location -> nearest site).
+    market_adapter_craigslist_areas_url: str = "https://reference.craigslist.org/Areas"
+    market_adapter_areas_cache_seconds: float = Field(default=86_400.0, ge=0)
+    # eBay Browse API application keyset (developer.ebay.com); unset: the adapter reads the HTML results page.
+    market_ebay_client_id: str | None = None
+    market_ebay_client_secret: SecretStr | None = None
+    market_ebay_marketplace_id: str = "EBAY_US"
+    # `spyglass demo-market`: the simulator's random seed and seconds per step (one step: new/cheaper/gone listings).
+    market_simulator_seed: int = 7
+    market_simulator_step_seconds: float = Field(default=60.0, gt=0)
 
     # --- Security scans (src/spyglass/scanner) ---
     # DNS servers for TXT ownership proofs ("host" or "host:port", comma-separated); empty: the system's.

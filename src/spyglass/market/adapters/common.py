@@ -1,0 +1,88 @@
+"""What most adapters share: building the search URL, fetching a page and spotting block pages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from spyglass.core.fetch import FetchResult
+from spyglass.market.adapters.base import AdapterError, Fetch, Politeness, ScrapedListing, SearchQuery
+
+_BLOCK_MARKERS = (
+    "captcha",
+    "are you a robot",
+    "access denied",
+    "unusual traffic",
+    "verify you are human",
+    "pardon our interruption",
+)
+
+BROWSER_HEADERS = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8", "Accept-Language": "en-US,en;q=0.8"}
+
+
+def build_url(base: str, path: str, params: dict[str, Any]) -> str:
+    """``base`` + ``path`` with the non-empty ``params`` as the query string."""
+    query = urlencode([(k, _param(v)) for k, v in params.items() if v not in (None, "")])
+    return f"{base.rstrip('/')}{path}" + (f"?{query}" if query else "")
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)
+
+
+def search_terms(query: SearchQuery) -> str:
+    """The plain words to send to a site that takes free text."""
+    return (query.terms or query.keywords).strip()
+
+
+def looks_blocked(result: FetchResult) -> bool:
+    """Whether a 200 page is really a bot check (a small page talking about captchas or robots)."""
+    if len(result.content) > 60_000:
+        return False
+    lowered = result.text.lower()
+    return any(marker in lowered for marker in _BLOCK_MARKERS)
+
+
+async def get_page(fetch: Fetch, url: str, *, site: str, headers: dict[str, str] | None = None) -> FetchResult:
+    """Fetch ``url`` through the platform fetcher; AdapterError when the site answers with a bot check."""
+    result = await fetch(url, headers=headers or BROWSER_HEADERS)
+    if looks_blocked(result):
+        raise AdapterError(f"{site} answered with a bot check instead of results; try later", transient=True)
+    return result
+
+
+class PageAdapter:
+    """An adapter that fetches one results page and parses it with ``parse(text, url)``.
+
+    Subclasses set the class attributes and implement ``search_url`` and ``parse``.
+    """
+
+    name: str
+    label: str
+    default_base: str
+    remote_filters: frozenset[str] = frozenset()
+    politeness: Politeness = Politeness()
+    needs_browser: bool = False
+
+    def base_url(self, query: SearchQuery) -> str:
+        """The site to query: ``query.endpoint`` when set (simulator, tests), else the real site."""
+        return (query.endpoint or self.default_base).rstrip("/")
+
+    def search_url(self, query: SearchQuery) -> str:
+        raise NotImplementedError
+
+    def parse(self, text: str, url: str) -> list[ScrapedListing]:
+        """The listings on a results page (pure: no fetching)."""
+        raise NotImplementedError
+
+    async def search(self, query: SearchQuery, fetch: Fetch) -> list[ScrapedListing]:
+        """Fetch the results page for ``query`` and parse it."""
+        url = self.search_url(query)
+        page = await get_page(fetch, url, site=self.label)
+        return self.parse(page.text, page.url)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

@@ -1,0 +1,388 @@
+"""Craigslist: the search page (static results and its JSON-LD ItemList), or the ``sapi`` JSON endpoint.
+
+The site is chosen from ``options["site"]`` ("boston"), else the Craigslist area nearest to the
+search's location, from Craigslist's published area list (fetched once and cached), else
+``query.endpoint``. ``options["mode"] = "sapi"`` uses the JSON endpoint the search page itself calls.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from spyglass.market.adapters.base import (
+    FILTER_CONDITION,
+    FILTER_KEYWORDS,
+    FILTER_LOCATION,
+    FILTER_PRICE,
+    AdapterError,
+    Fetch,
+    Politeness,
+    ScrapedListing,
+    SearchQuery,
+)
+from spyglass.market.adapters.common import build_url, get_page, search_terms
+from spyglass.market.adapters.parsing import (
+    absolute_url,
+    canonical_url,
+    html_tree,
+    listing_from_product,
+    parse_datetime,
+    parse_price,
+    script_json,
+    stable_id,
+    text_of,
+)
+from spyglass.market.adapters.registry import register_adapter
+
+AREAS_URL = "https://reference.craigslist.org/Areas"
+SAPI_BASE = "https://sapi.craigslist.org"
+KM_PER_MILE = 1.609344
+#: Craigslist's condition codes (``condition=`` in search URLs).
+CONDITION_CODES = {"new": (10,), "like new": (20,), "excellent": (30,), "good": (40,), "fair": (50,),
+                   "salvage": (60,), "used": (20, 30, 40, 50)}  # fmt: skip
+_POSTING_ID = re.compile(r"/(\d{6,})\.html")
+
+
+@dataclass(frozen=True)
+class Area:
+    """One Craigslist site from the area list."""
+
+    area_id: int
+    hostname: str
+    name: str
+    latitude: float
+    longitude: float
+    country: str = ""
+
+
+def parse_areas(data: Any) -> list[Area]:
+    """Areas from Craigslist's area list (a JSON array of objects with AreaID, Hostname, Latitude, Longitude)."""
+    if not isinstance(data, list):
+        raise AdapterError("the Craigslist area list is not a JSON array; its format may have changed")
+    areas = []
+    for row in data:
+        try:
+            areas.append(
+                Area(
+                    area_id=int(row["AreaID"]),
+                    hostname=str(row["Hostname"]),
+                    name=str(row.get("ShortDescription") or row.get("Description") or row["Hostname"]),
+                    latitude=float(row["Latitude"]),
+                    longitude=float(row["Longitude"]),
+                    country=str(row.get("Country") or ""),
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+    if not areas:
+        raise AdapterError("the Craigslist area list has no readable area; its format may have changed")
+    return areas
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in kilometres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(a))
+
+
+def nearest_area(areas: list[Area], latitude: float, longitude: float) -> Area:
+    """The area whose centre is closest to the point."""
+    return min(areas, key=lambda area: distance_km(latitude, longitude, area.latitude, area.longitude))
+
+
+class AreaCache:
+    """The area list per URL, kept ``ttl`` seconds (it changes a few times a year)."""
+
+    def __init__(self, ttl: float = 86_400.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, list[Area]]] = {}
+
+    async def get(self, fetch: Fetch, url: str) -> list[Area]:
+        cached = self._entries.get(url)
+        if cached is not None and time.monotonic() - cached[0] < self.ttl:
+            return cached[1]
+        result = await fetch(url, headers={"Accept": "application/json"})
+        try:
+            data = result.json()
+        except ValueError:
+            raise AdapterError("the Craigslist area list is not JSON; its format may have changed") from None
+        areas = parse_areas(data)
+        self._entries[url] = (time.monotonic(), areas)
+        return areas
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+# -- search page -----------------------------------------------------------------------------------------------
+
+
+def parse_search_page(text: str, page_url: str) -> list[ScrapedListing]:
+    """Listings on a Craigslist search page.
+
+    Rows come from the static results (``li.cl-static-search-result``) or, on a page saved from a
+    browser, the rendered results (``li.cl-search-result[data-pid]``); each is completed from the
+    JSON-LD item of the same title (coordinates, images, locality). A page with only the JSON-LD
+    gives listings without their own URL, identified by a hash of their fields.
+    """
+    tree = html_tree(text)
+    products = _ld_products(tree)
+    rows = [_static_row(node, page_url) for node in tree.css("li.cl-static-search-result")]
+    rows += [_rendered_row(node, page_url) for node in tree.css("li.cl-search-result[data-pid]")]
+    listings = [row for row in rows if row is not None]
+    if listings:
+        by_title: dict[str, list[dict[str, Any]]] = {}
+        for product in products:
+            by_title.setdefault(_key(product.get("name")), []).append(product)
+        for listing in listings:
+            matches = by_title.get(_key(listing.title))
+            if matches:
+                _complete(listing, matches.pop(0), page_url)
+        return _unique(listings)
+    if products:
+        found = [listing_from_product(p, marketplace="craigslist", page_url=page_url) for p in products]
+        return _unique([listing for listing in found if listing is not None])
+    if tree.css_first(".cl-no-results, .noresults, .cl-search-no-results") is not None or "no results" in text.lower():
+        return []
+    raise AdapterError("the Craigslist page has neither search results nor JSON-LD; the layout may have changed")
+
+
+def _ld_products(tree: LexborHTMLParser) -> list[dict[str, Any]]:
+    for block in script_json(tree, "script#ld_searchpage_results"):
+        elements = block.get("itemListElement") if isinstance(block, dict) else None
+        if isinstance(elements, list):
+            return [e["item"] for e in elements if isinstance(e, dict) and isinstance(e.get("item"), dict)]
+    return []
+
+
+def _key(title: Any) -> str:
+    return " ".join(str(title or "").lower().split())
+
+
+def _static_row(node: LexborNode, page_url: str) -> ScrapedListing | None:
+    link = node.css_first("a")
+    href = absolute_url(page_url, link.attributes.get("href") if link else None)
+    title = text_of(node.css_first(".title")) or (node.attributes.get("title") or "").strip()
+    if not href or not title:
+        return None
+    price, currency = parse_price(text_of(node.css_first(".price")) or None, "USD")
+    return _listing(href, title, price, currency, text_of(node.css_first(".location")) or None)
+
+
+def _rendered_row(node: LexborNode, page_url: str) -> ScrapedListing | None:
+    link = node.css_first("a.posting-title") or node.css_first("a.main") or node.css_first("a")
+    href = absolute_url(page_url, link.attributes.get("href") if link else None)
+    title = text_of(node.css_first("a.posting-title .label")) or (node.attributes.get("title") or "").strip()
+    if not href or not title:
+        return None
+    price, currency = parse_price(text_of(node.css_first(".priceinfo")) or None, "USD")
+    meta = node.css_first(".meta")
+    location = None
+    if meta is not None and meta.css_first(".separator") is not None:
+        location = (meta.text(deep=True) or "").split("·")[-1].strip() or None
+    listing = _listing(href, title, price, currency, location, posting_id=node.attributes.get("data-pid"))
+    image = node.css_first("img")
+    if image is not None and (src := absolute_url(page_url, image.attributes.get("src"))):
+        listing.images.append(src)
+    return listing
+
+
+def _listing(
+    href: str, title: str, price: Any, currency: str | None, location: str | None, posting_id: str | None = None
+) -> ScrapedListing:
+    url = canonical_url(href)
+    match = _POSTING_ID.search(url)
+    external = posting_id or (match.group(1) if match else stable_id(url))
+    return ScrapedListing(
+        marketplace="craigslist",
+        external_id=external,
+        url=url,
+        title=title,
+        price=price,
+        currency=currency if price is not None else None,
+        location=location,
+    )
+
+
+def _complete(listing: ScrapedListing, product: dict[str, Any], page_url: str) -> None:
+    extra = listing_from_product(product, marketplace="craigslist", page_url=page_url)
+    if extra is None:
+        return
+    listing.latitude, listing.longitude = extra.latitude, extra.longitude
+    listing.location = listing.location or extra.location
+    listing.images = extra.images or listing.images
+    listing.description = listing.description or extra.description
+    if listing.price is None and extra.price is not None:
+        listing.price, listing.currency = extra.price, extra.currency
+
+
+def _unique(listings: list[ScrapedListing]) -> list[ScrapedListing]:
+    seen: set[str] = set()
+    unique = []
+    for listing in listings:
+        if listing.external_id not in seen:
+            seen.add(listing.external_id)
+            unique.append(listing)
+    return unique
+
+
+# -- sapi JSON ------------------------------------------------------------------------------------------------
+
+
+def parse_sapi(data: Any, site_url: str) -> list[ScrapedListing]:
+    """Listings from the ``sapi`` search response.
+
+    Rows are delta-encoded against ``data.decode``: ``row[0] + minPostingId`` is the posting id,
+    ``row[1] + minPostedDate`` its Unix time, ``row[3]`` the price, ``row[4]`` "area:subarea~lat~lon";
+    later elements are tagged arrays (``[6, slug]``, ``[10, "$price"]``, ``[4, image ids...]``) and
+    the last string is the title.
+    """
+    try:
+        body = data["data"]
+        decode, items = body["decode"], body["items"]
+        min_id, min_date = int(decode["minPostingId"]), int(decode["minPostedDate"])
+    except (KeyError, TypeError, ValueError):
+        raise AdapterError("the Craigslist sapi response lacks data.decode/data.items; its format changed") from None
+    descriptions = decode.get("locationDescriptions") or []
+    listings = []
+    for row in items:
+        if not isinstance(row, list) or len(row) < 5:
+            continue
+        try:
+            posting_id = str(min_id + int(row[0]))
+            posted = parse_datetime(min_date + int(row[1]))
+        except (TypeError, ValueError):
+            continue
+        title = next((x for x in reversed(row) if isinstance(x, str) and not _is_location(x)), "")
+        tags = {x[0]: x[1:] for x in row[5:] if isinstance(x, list) and x and isinstance(x[0], int)}
+        price_text = tags.get(10, [None])[0]
+        price, currency = parse_price(price_text if price_text is not None else row[3], "USD")
+        if price is not None and price < 0:
+            price = None
+        latitude, longitude, location = _sapi_location(row[4], descriptions)
+        slug = tags.get(6, [None])[0] or "item"
+        images = [f"https://images.craigslist.org/{image.split(':', 1)[-1]}_600x450.jpg" for image in tags.get(4, [])]
+        if not title:
+            continue
+        listings.append(
+            ScrapedListing(
+                marketplace="craigslist",
+                external_id=posting_id,
+                url=canonical_url(f"{site_url.rstrip('/')}/d/{slug}/{posting_id}.html"),
+                title=" ".join(title.split()),
+                price=price,
+                currency=currency if price is not None else None,
+                location=location,
+                latitude=latitude,
+                longitude=longitude,
+                posted_at=posted,
+                images=images,
+            )
+        )
+    return listings
+
+
+def _is_location(value: str) -> bool:
+    return "~" in value and value.split("~", 1)[0].replace(":", "").isdigit()
+
+
+def _sapi_location(value: Any, descriptions: list[Any]) -> tuple[float | None, float | None, str | None]:
+    if not isinstance(value, str) or "~" not in value:
+        return None, None, None
+    parts = value.split("~")
+    area_part = parts[0].split(":")
+    location = None
+    try:
+        index = int(area_part[1]) if len(area_part) > 1 else -1
+        if 0 <= index < len(descriptions):
+            location = str(descriptions[index])
+        return float(parts[1]), float(parts[2]), location
+    except (IndexError, ValueError):
+        return None, None, location
+
+
+# -- the adapter ------------------------------------------------------------------------------------------------
+
+
+class CraigslistAdapter:
+    """Craigslist search by site; the site applies keywords, price, condition and distance from a ZIP."""
+
+    name = "craigslist"
+    label = "Craigslist"
+    remote_filters = frozenset({FILTER_KEYWORDS, FILTER_PRICE, FILTER_CONDITION, FILTER_LOCATION})
+    politeness = Politeness(min_interval_seconds=600, delay_seconds=3.0)
+    needs_browser = False
+
+    def __init__(self, areas_url: str = AREAS_URL, areas_ttl: float = 86_400.0) -> None:
+        self.areas_url = areas_url
+        self.areas = AreaCache(areas_ttl)
+
+    async def site(self, query: SearchQuery, fetch: Fetch) -> tuple[str, Area | None]:
+        """The site's base URL for ``query`` and its area (when chosen from the area list)."""
+        site = str(query.options.get("site") or "").strip().lower()
+        if site:
+            if not re.fullmatch(r"[a-z0-9-]{2,40}", site):
+                raise AdapterError(f"{site!r} is not a Craigslist site name (like 'boston' or 'sfbay')")
+            return (query.endpoint or f"https://{site}.craigslist.org").rstrip("/"), None
+        if query.location is not None:
+            areas_url = str(query.options.get("areas_url") or self.areas_url)
+            areas = await self.areas.get(fetch, areas_url)
+            area = nearest_area(areas, query.location.latitude, query.location.longitude)
+            return (query.endpoint or f"https://{area.hostname}.craigslist.org").rstrip("/"), area
+        if query.endpoint:
+            return query.endpoint.rstrip("/"), None
+        raise AdapterError("a Craigslist search needs a location or a Craigslist site")
+
+    def filters(self, query: SearchQuery) -> dict[str, Any]:
+        params: dict[str, Any] = {"query": search_terms(query), "min_price": query.price_min}
+        params["max_price"] = query.price_max
+        if query.location is not None and query.location.postal_code and query.radius_km:
+            params["postal"] = query.location.postal_code
+            params["search_distance"] = max(1, round(query.radius_km / KM_PER_MILE))
+        return params
+
+    async def search(self, query: SearchQuery, fetch: Fetch) -> list[ScrapedListing]:
+        base, area = await self.site(query, fetch)
+        params = self.filters(query)
+        conditions = CONDITION_CODES.get((query.condition or "").lower(), ())
+        if query.options.get("mode") == "sapi":
+            return await self._sapi(query, fetch, base, area, params, conditions)
+        url = build_url(base, "/search/sss", params)
+        url += "".join(f"&condition={code}" for code in conditions)
+        page = await get_page(fetch, url, site="Craigslist")
+        return parse_search_page(page.text, page.url)
+
+    async def _sapi(
+        self,
+        query: SearchQuery,
+        fetch: Fetch,
+        base: str,
+        area: Area | None,
+        params: dict[str, Any],
+        conditions: tuple[int, ...],
+    ) -> list[ScrapedListing]:
+        area_id = area.area_id if area else int(query.options.get("area_id") or 0)
+        if not area_id:
+            raise AdapterError("the Craigslist sapi mode needs a location (to find the area) or options.area_id")
+        sapi = str(query.options.get("sapi_url") or query.endpoint or SAPI_BASE)
+        params = {"batch": f"{area_id}-0-360-0-0", "cc": "US", "lang": "en", "searchPath": "sss", **params}
+        url = build_url(sapi, "/web/v8/postings/search/full", params)
+        url += "".join(f"&condition={code}" for code in conditions)
+        result = await fetch(url, headers={"Accept": "application/json"})
+        try:
+            data = result.json()
+        except ValueError:
+            raise AdapterError("the Craigslist sapi endpoint did not answer JSON; it may have changed") from None
+        return parse_sapi(data, base)
+
+
+ADAPTER = CraigslistAdapter()
+register_adapter(ADAPTER)

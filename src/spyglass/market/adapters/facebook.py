@@ -1,0 +1,90 @@
+"""Facebook Marketplace, logged out: the search page embeds its results as Relay JSON in ``<script>`` tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spyglass.market.adapters.base import (
+    FILTER_KEYWORDS,
+    FILTER_PRICE,
+    AdapterError,
+    Politeness,
+    ScrapedListing,
+    SearchQuery,
+)
+from spyglass.market.adapters.common import PageAdapter, build_url, search_terms
+from spyglass.market.adapters.parsing import canonical_url, find_dicts, html_tree, parse_price, script_json
+from spyglass.market.adapters.registry import register_adapter
+
+LISTING_KEYS = ("marketplace_listing_title", "listing_price", "id")
+
+
+class FacebookAdapter(PageAdapter):
+    """``/marketplace/<city>/search?query=&minPrice=&maxPrice=``; the city comes from ``options["city"]``."""
+
+    name = "facebook"
+    label = "Facebook Marketplace"
+    default_base = "https://www.facebook.com"
+    remote_filters = frozenset({FILTER_KEYWORDS, FILTER_PRICE})
+    politeness = Politeness(min_interval_seconds=1800, delay_seconds=10.0)
+
+    def search_url(self, query: SearchQuery) -> str:
+        city = str(query.options.get("city") or "").strip().lower()
+        if city and not city.replace("-", "").isalnum():
+            raise AdapterError(f"{city!r} is not a Facebook Marketplace city name (like 'boston' or 'nyc')")
+        path = f"/marketplace/{city}/search" if city else "/marketplace/search"
+        params = {"query": search_terms(query), "minPrice": _whole(query.price_min)}
+        params["maxPrice"] = _whole(query.price_max)
+        return build_url(self.base_url(query), path, params)
+
+    def parse(self, text: str, url: str) -> list[ScrapedListing]:
+        tree = html_tree(text)
+        blocks = script_json(tree, 'script[type="application/json"]')
+        found = [item for block in blocks for item in find_dicts(block, LISTING_KEYS)]
+        if not found:
+            if any(find_dicts(block, ("marketplace_search",)) for block in blocks):
+                return []
+            if tree.css_first('form[action*="login"]') is not None:
+                raise AdapterError("Facebook asked to log in instead of showing results; try later", transient=True)
+            raise AdapterError("the Facebook page holds no marketplace results; its data format may have changed")
+        listings: list[ScrapedListing] = []
+        seen: set[str] = set()
+        for item in found:
+            listing = self._listing(item)
+            if listing.external_id not in seen:
+                seen.add(listing.external_id)
+                listings.append(listing)
+        return listings
+
+    def _listing(self, item: dict[str, Any]) -> ScrapedListing:
+        price_info = item.get("listing_price") or {}
+        formatted = price_info.get("formatted_amount") or ""
+        price, currency = parse_price(price_info.get("amount") or formatted)
+        if currency is None and price is not None:
+            currency = parse_price(formatted)[1] or "USD"
+        geocode = (item.get("location") or {}).get("reverse_geocode") or {}
+        location = ", ".join(str(part) for part in (geocode.get("city"), geocode.get("state")) if part) or None
+        photo = ((item.get("primary_listing_photo") or {}).get("image") or {}).get("uri")
+        seller = (item.get("marketplace_listing_seller") or {}).get("name")
+        subtitles = [s.get("subtitle", "") for s in item.get("custom_sub_titles_with_rendering_flags") or []]
+        item_id = str(item["id"])
+        return ScrapedListing(
+            marketplace=self.name,
+            external_id=item_id,
+            url=canonical_url(f"https://www.facebook.com/marketplace/item/{item_id}/"),
+            title=" ".join(str(item["marketplace_listing_title"]).split()),
+            price=price,
+            currency=currency,
+            description=" · ".join(s for s in subtitles if s),
+            location=location,
+            images=[photo] if photo else [],
+            seller=seller,
+        )
+
+
+def _whole(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+ADAPTER = FacebookAdapter()
+register_adapter(ADAPTER)
