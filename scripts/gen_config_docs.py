@@ -207,6 +207,17 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "is marked gone.",
             "market_preview_timeout_seconds": "Time limit of the search editor's live preview.",
             "market_max_listings_per_run": "Most listings one marketplace may contribute to one run.",
+            "market_adapter_craigslist_areas_url": "Craigslist's published area list (JSON), used to pick the "
+            "Craigslist site nearest to a search's location.",
+            "market_adapter_areas_cache_seconds": "How long the Craigslist area list is kept before it is fetched "
+            "again.",
+            "market_ebay_client_id": "eBay application keyset's client id (developer.ebay.com) for the Browse "
+            "API; without a keyset the eBay adapter reads the HTML results page.",
+            "market_ebay_client_secret": "eBay application keyset's client secret (never logged).",
+            "market_ebay_marketplace_id": "eBay marketplace searched through the Browse API (`EBAY_US`, `EBAY_GB`).",
+            "market_simulator_seed": "Random seed of `spyglass demo-market`, the local marketplace simulator.",
+            "market_simulator_step_seconds": "Seconds per simulator step (each step some listings appear, get "
+            "cheaper or vanish).",
         },
     ),
     (
