@@ -1,0 +1,375 @@
+# ruff: noqa: S608, S701 - the SQL injection and template injection here are deliberate
+"""A deliberately vulnerable web app: every class of issue Spyglass's checks look for, with its ground truth.
+
+Only for tests, bound to 127.0.0.1. Payloads the checks send are harmless; the command-injection
+endpoint emulates a shell (it never runs one) and the SQL endpoints use a fresh in-memory SQLite
+database per request. ``EXPECTED_FINDINGS`` lists exactly what a full scan must report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import json
+import os
+import re
+import sqlite3
+import ssl
+import time
+import traceback
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from lxml import etree
+
+from tests.scanner.apps.server import AppServer, form_fields, page, text
+from tests.support.http_server import Reply, ServerRequest
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One finding a scan of the vulnerable app must report."""
+
+    type_id: str
+    path: str
+    parameter: str | None = None
+    confidence: str = "firm"
+
+
+PASSIVE_SITE_WIDE = [
+    Expected("csp-missing", "/"),
+    Expected("x-content-type-options-missing", "/"),
+    Expected("clickjacking-protection-missing", "/"),
+    Expected("referrer-policy-missing", "/"),
+    Expected("permissions-policy-missing", "/"),
+    Expected("server-version-disclosure", "/", "Server"),
+    Expected("server-version-disclosure", "/", "X-Powered-By"),
+]
+PASSIVE = [
+    *PASSIVE_SITE_WIDE,
+    Expected("cookie-no-httponly", "/", "PHPSESSID"),
+    Expected("cookie-no-samesite", "/", "PHPSESSID"),
+    Expected("cors-misconfiguration", "/api/data", "Origin", "confirmed"),
+    Expected("stack-trace-disclosure", "/error"),
+    Expected("private-ip-disclosure", "/"),
+    Expected("source-map-exposed", "/static/app.js"),
+    Expected("password-autocomplete", "/login", "password", "confirmed"),
+    Expected("missing-csrf-token", "/login", None, "tentative"),
+    Expected("missing-csrf-token", "/guestbook", None, "tentative"),
+    Expected("missing-csrf-token", "/api/import", None, "tentative"),
+    Expected("directory-listing", "/static/", None, "confirmed"),
+    Expected("cacheable-sensitive-page", "/login"),
+    Expected("cacheable-sensitive-page", "/account"),
+    Expected("vulnerable-js-library", "/static/jquery-1.8.3.min.js", "jquery"),
+]
+PASSIVE_HTTP_ONLY = [
+    Expected("form-over-http", "/login", "password", "confirmed"),
+    Expected("http-not-redirected-to-https", "/", None, "confirmed"),
+]
+PASSIVE_HTTPS_ONLY = [
+    Expected("hsts-missing", "/"),
+    Expected("cookie-no-secure", "/", "PHPSESSID"),
+    Expected("mixed-content", "/"),
+    Expected("tls-certificate-invalid", "/", None, "confirmed"),
+]
+ACTIVE = [
+    Expected("xss-reflected", "/search", "q", "confirmed"),
+    Expected("xss-reflected", "/profile", "color", "firm"),
+    Expected("xss-stored", "/guestbook", "message", "confirmed"),
+    Expected("sql-injection", "/product", "id", "confirmed"),
+    Expected("sql-injection", "/items", "category", "firm"),
+    Expected("sql-injection", "/api/ping", "id", "firm"),
+    Expected("os-command-injection", "/tools/ping", "host", "confirmed"),
+    Expected("path-traversal", "/download", "file", "confirmed"),
+    Expected("open-redirect", "/go", "url", "confirmed"),
+    Expected("crlf-injection", "/lang", "set", "confirmed"),
+    Expected("ssti", "/hello", "name", "confirmed"),
+    Expected("xxe", "/api/import", "item", "confirmed"),
+    Expected("ssrf", "/fetch", "url", "confirmed"),
+    Expected("exposed-sensitive-file", "/.git/HEAD", None, "confirmed"),
+    Expected("exposed-sensitive-file", "/.env", None, "confirmed"),
+    Expected("exposed-sensitive-file", "/backup.sql", None, "confirmed"),
+    Expected("http-trace-enabled", "/", None, "confirmed"),
+    Expected("http-dangerous-methods", "/", None, "tentative"),
+    Expected("jsonp-callback-injection", "/api/user", "callback", "confirmed"),
+]
+
+
+def expected_findings(scheme: str = "http", *, active: bool = True) -> set[Expected]:
+    """The exact ground truth of a scan over ``scheme`` (passive checks only when not ``active``)."""
+    found = set(PASSIVE) | set(PASSIVE_HTTP_ONLY if scheme == "http" else PASSIVE_HTTPS_ONLY)
+    return found | set(ACTIVE) if active else found
+
+
+EXPECTED_FINDINGS = expected_findings("http")
+
+JQUERY_1_8_3 = (
+    "/*! jQuery v1.8.3 jquery.com | jquery.org/license */\n"
+    '(function(e,t){var n,r,i=typeof t,s=e.document,o=e.location;v.fn=v.prototype={jquery:"1.8.3",'
+    "constructor:v,init:function(e,n,r){return this}};e.jQuery=e.$=v})(window);\n"
+)
+APP_JS = (
+    "document.addEventListener('DOMContentLoaded',function(){console.log('ready')});\n//# sourceMappingURL=app.js.map\n"
+)
+PRODUCTS = [(1, "Lamp", 19.5), (2, "Desk", 120.0), (3, "Chair", 45.0)]
+ITEMS = [(1, "Dune", "books"), (2, "Emma", "books"), (3, "Kettle", "kitchen")]
+BANNER = {"Server": "Apache/2.4.29 (Ubuntu)", "X-Powered-By": "PHP/5.6.40"}
+
+
+def _database() -> sqlite3.Connection:
+    """A fresh in-memory database (one per request keeps the app thread-safe and every payload harmless)."""
+    db = sqlite3.connect(":memory:")
+
+    def sleep(seconds: object) -> int:  # MySQL's SLEEP(), so time-based payloads behave as on MySQL
+        time.sleep(min(float(seconds or 0), 3.0))  # type: ignore[arg-type]
+        return 0
+
+    db.create_function("sleep", 1, sleep)
+    db.execute("CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT, price REAL)")
+    db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, category TEXT)")
+    db.executemany("INSERT INTO products VALUES (?, ?, ?)", PRODUCTS)
+    db.executemany("INSERT INTO items VALUES (?, ?, ?)", ITEMS)
+    return db
+
+
+def _emulated_shell(command: str) -> str:
+    """What ``sh -c command`` would print for ``ping`` and ``echo`` (no process is ever started)."""
+    output = []
+    for segment in re.split(r";|&&|\|\||\||\n", command):
+        words = segment.strip().split(None, 1)
+        if not words:
+            continue
+        if words[0] == "echo":
+            argument = words[1] if len(words) > 1 else ""
+            expanded = re.sub(r"\$\(\((\d+)\s*\+\s*(\d+)\)\)", lambda m: str(int(m[1]) + int(m[2])), argument)
+            output.append(expanded)
+        elif words[0] == "ping":
+            host = words[1].split()[-1] if len(words) > 1 else ""
+            if re.fullmatch(r"[\w.-]+", host):
+                output.append(f"PING {host}: 1 packets transmitted, 1 received")
+            else:
+                output.append(f"ping: {host}: Name or service not known")
+        else:
+            output.append(f"sh: 1: {words[0]}: not found")
+    return "\n".join(output)
+
+
+class VulnerableApp(AppServer):
+    """The vulnerable app; ``files_dir`` is where ``/download`` reads files from."""
+
+    def __init__(self, files_dir: Path, *, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(tls=tls)
+        self.files_dir = files_dir
+        (files_dir / "report.txt").write_text("Quarterly report: all good.\n")
+        self.guestbook: list[tuple[str, str]] = [("Ada", "Lovely site!")]
+        self.ssrf_requests: list[str] = []
+        routes = {
+            "/": self.home, "/login": self.login, "/account": self.account, "/search": self.search,
+            "/safe": self.safe, "/profile": self.profile, "/guestbook": self.guestbook_page,
+            "/product": self.product, "/items": self.items, "/api/ping": self.ping_api, "/error": self.error,
+            "/tools/ping": self.tools_ping, "/download": self.download, "/go": self.go, "/lang": self.lang,
+            "/hello": self.hello, "/api/import": self.import_xml, "/fetch": self.fetch, "/api/user": self.user_api,
+            "/api/data": self.data_api, "/static/": self.static_index, "/static/app.js": self.app_js,
+            "/static/jquery-1.8.3.min.js": self.jquery, "/.git/HEAD": self.git_head, "/.env": self.dotenv,
+            "/backup.sql": self.backup_sql,
+        }  # fmt: skip
+        for path, handler in routes.items():
+            self.route(path, self._with_banner(handler))
+
+    def _with_banner(self, handler):  # type: ignore[no-untyped-def]
+        async def wrapped(request: ServerRequest) -> Reply:
+            try:
+                reply = await handler(request)
+            except Exception:  # a real app's generic error page, without details
+                reply = text("Internal Server Error", status=500)
+            reply.headers = {**BANNER, **reply.headers}
+            return reply
+
+        return wrapped
+
+    # -- pages ---------------------------------------------------------------
+    async def home(self, request: ServerRequest) -> Reply:
+        if request.method == "OPTIONS":
+            return Reply(200, b"", {"Allow": "GET, HEAD, POST, PUT, DELETE, TRACE, OPTIONS"})
+        if request.method == "TRACE":  # echoes the request, as TRACE does
+            head = f"TRACE {request.target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
+            return text(head, "message/http")
+        origin = self.origin
+        links = [
+            "/login", "/account", "/search?q=shoes", "/safe?q=hello", "/profile?color=blue", "/guestbook",
+            "/product?id=1", "/items?category=books", "/api/ping?id=1", "/error", "/tools/ping?host=127.0.0.1",
+            "/download?file=report.txt", "/go?url=/account", "/lang?set=en", "/hello?name=guest", "/api/import",
+            f"/fetch?url={origin}/static/", "/api/user?callback=handle", "/api/data", "/static/",
+        ]  # fmt: skip
+        items = "".join(f'<li><a href="{html.escape(link)}">{html.escape(link)}</a></li>' for link in links)
+        body = (
+            f"<ul>{items}</ul>\n<!-- served by backend 10.0.3.17 -->\n"
+            f'<img src="http://127.0.0.1:{self.port}/static/logo.png" alt="logo">\n'
+            '<script src="/static/jquery-1.8.3.min.js"></script><script src="/static/app.js"></script>'
+        )
+        return page("Vulnerable shop", body, headers={"Set-Cookie": "PHPSESSID=4f2a9c1e7b; Path=/"})
+
+    async def login(self, request: ServerRequest) -> Reply:
+        if request.method == "POST":
+            return page("Login", "<p>Wrong user name or password.</p>")
+        form = (
+            '<form method="post" action="/login"><input name="username"><input type="password" name="password">'
+            '<button type="submit">Log in</button></form>'
+        )
+        return page("Login", form)
+
+    async def account(self, request: ServerRequest) -> Reply:
+        return page("Account", "<p>Ada Lovelace, ada@example.com, card ending 4242</p>")
+
+    async def search(self, request: ServerRequest) -> Reply:
+        query = request.query.get("q", "")
+        return page("Search", f"<p>Results for {query}</p><p>No products found.</p>")  # XSS: unescaped
+
+    async def safe(self, request: ServerRequest) -> Reply:
+        return page("Echo", f"<p>You said {html.escape(request.query.get('q', ''))}</p>")
+
+    async def profile(self, request: ServerRequest) -> Reply:
+        color = request.query.get("color", "blue").replace("<", "&lt;").replace(">", "&gt;")  # not enough in JS
+        return page("Profile", f"<script>var favouriteColor = '{color}';</script><p>Profile</p>")
+
+    async def guestbook_page(self, request: ServerRequest) -> Reply:
+        if request.method == "POST":
+            fields = form_fields(request)
+            self.guestbook.append((fields.get("author", ""), fields.get("message", "")))
+            return page("Thanks", '<p>Thank you. <a href="/guestbook">Back</a></p>')
+        entries = "".join(f"<li><b>{html.escape(a)}</b>: {m}</li>" for a, m in self.guestbook)  # message unescaped
+        form = (
+            '<form method="post" action="/guestbook"><input name="author" value="">'
+            '<textarea name="message"></textarea><button type="submit">Sign</button></form>'
+        )
+        return page("Guestbook", f"<ul>{entries}</ul>{form}")
+
+    async def product(self, request: ServerRequest) -> Reply:
+        product_id = request.query.get("id", "1")
+        sql = f"SELECT name, price FROM products WHERE id = {product_id}"
+        try:
+            rows = await asyncio.to_thread(lambda: _database().execute(sql).fetchall())
+        except sqlite3.Error as exc:
+            message = html.escape(f"sqlite3.OperationalError: {exc}")
+            return page("Database error", f"<pre>{message}\nQuery: {html.escape(sql)}</pre>", status=500)
+        listing = "".join(f"<li>{html.escape(name)}: {price}</li>" for name, price in rows)
+        return page("Product", f"<ul>{listing}</ul>")
+
+    async def items(self, request: ServerRequest) -> Reply:
+        sql = f"SELECT name FROM items WHERE category = '{request.query.get('category', '')}'"
+        try:
+            rows = await asyncio.to_thread(lambda: _database().execute(sql).fetchall())
+        except sqlite3.Error:
+            rows = []
+        listing = "".join(f"<li>{html.escape(name)}</li>" for (name,) in rows) or "<li>No items.</li>"
+        return page("Items", f"<ul>{listing}</ul>")
+
+    async def ping_api(self, request: ServerRequest) -> Reply:
+        sql = f"SELECT count(*) FROM items WHERE id = {request.query.get('id', '1')}"
+        with contextlib.suppress(sqlite3.Error):
+            await asyncio.to_thread(lambda: _database().execute(sql).fetchall())
+        return text(json.dumps({"ok": True}), "application/json")
+
+    async def error(self, request: ServerRequest) -> Reply:
+        try:
+            {}["missing"]  # a real exception for a real traceback
+        except KeyError:
+            trace = traceback.format_exc()
+        return page("Server Error", f"<pre>{html.escape(trace)}</pre>", status=500)
+
+    async def tools_ping(self, request: ServerRequest) -> Reply:
+        output = _emulated_shell(f"ping -c 1 {request.query.get('host', '')}")
+        return page("Ping", f"<pre>{html.escape(output)}</pre>")
+
+    async def download(self, request: ServerRequest) -> Reply:
+        path = os.path.join(self.files_dir, request.query.get("file", ""))  # traversal: no normalisation
+        try:
+            content = Path(path).read_text(errors="replace")
+        except OSError:
+            return page("Download", "<p>No such file.</p>", status=404)
+        return text(content)
+
+    async def go(self, request: ServerRequest) -> Reply:
+        return Reply(302, b"", {"Location": request.query.get("url", "/")})
+
+    async def lang(self, request: ServerRequest) -> Reply:
+        value = request.query.get("set", "en")  # CRLF: written into a header as is
+        cookie = f"lang={value}; Path=/; Secure; HttpOnly; SameSite=Lax"
+        return page("Language", "<p>Language saved.</p>", headers={"Set-Cookie": cookie})
+
+    async def hello(self, request: ServerRequest) -> Reply:
+        name = html.escape(request.query.get("name", "guest"))
+        try:
+            rendered = jinja2.Environment().from_string(f"<p>Hello {name}!</p>").render()  # SSTI
+        except jinja2.TemplateError:
+            rendered = "<p>Hello!</p>"
+        return page("Hello", rendered)
+
+    async def import_xml(self, request: ServerRequest) -> Reply:
+        if request.method != "POST":
+            form = (
+                '<form method="post" action="/api/import" enctype="application/xml">'
+                '<input name="item" value="lamp"><button type="submit">Import</button></form>'
+            )
+            return page("Import", form)
+        parser = etree.XMLParser(resolve_entities=True, load_dtd=True, no_network=True)  # XXE
+        try:
+            root = etree.fromstring(request.body, parser)
+        except etree.XMLSyntaxError:
+            return text("bad XML", status=400)
+        return text(f"Imported {root.tag}: {root.text or ''}")
+
+    async def fetch(self, request: ServerRequest) -> Reply:
+        url = request.query.get("url", "")
+        self.ssrf_requests.append(url)
+
+        def get() -> str:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - the SSRF under test
+                return f"status {response.status}, {len(response.read())} bytes"
+
+        try:
+            result = await asyncio.to_thread(get)
+        except Exception:
+            result = "could not fetch"
+        return page("Fetch", f"<p>{html.escape(result)}</p>")
+
+    async def user_api(self, request: ServerRequest) -> Reply:
+        callback = request.query.get("callback", "")
+        data = json.dumps({"name": "Ada", "email": "ada@example.com"})
+        if callback:
+            return text(f"{callback}({data});", "application/javascript")
+        return text(data, "application/json")
+
+    async def data_api(self, request: ServerRequest) -> Reply:
+        headers = {}
+        if "origin" in request.headers:
+            headers = {
+                "Access-Control-Allow-Origin": request.headers["origin"],
+                "Access-Control-Allow-Credentials": "true",
+            }
+        return text(json.dumps({"orders": [1, 2, 3]}), "application/json", headers=headers)
+
+    async def static_index(self, request: ServerRequest) -> Reply:
+        rows = "".join(f'<li><a href="{name}">{name}</a></li>' for name in ("app.js", "jquery-1.8.3.min.js"))
+        return Reply(200, f"<html><head><title>Index of /static</title></head><body><h1>Index of /static</h1>"
+                     f"<ul><li><a href=\"/\">Parent Directory</a></li>{rows}</ul></body></html>".encode(),
+                     {"Content-Type": "text/html"})  # fmt: skip
+
+    async def app_js(self, request: ServerRequest) -> Reply:
+        return text(APP_JS, "application/javascript")
+
+    async def jquery(self, request: ServerRequest) -> Reply:
+        return text(JQUERY_1_8_3, "application/javascript")
+
+    async def git_head(self, request: ServerRequest) -> Reply:
+        return text("ref: refs/heads/main\n")
+
+    async def dotenv(self, request: ServerRequest) -> Reply:
+        return text("APP_ENV=production\nDB_PASSWORD=hunter2\nSECRET_KEY=3f9a1c\n")
+
+    async def backup_sql(self, request: ServerRequest) -> Reply:
+        return text("-- MySQL dump 10.13\nCREATE TABLE users (id int, email varchar(255));\n"
+                    "INSERT INTO users VALUES (1,'ada@example.com');\n", "application/sql")  # fmt: skip
