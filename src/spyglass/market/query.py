@@ -46,6 +46,8 @@ class QueryError(ValueError):
 
 def fold_text(text: str) -> str:
     """Lower-case ``text`` and remove accents ("Crème Brûlée" -> "creme brulee")."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(char for char in decomposed if not unicodedata.combining(char)).translate(_EXTRA_FOLDS)
 

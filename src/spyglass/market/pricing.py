@@ -1,0 +1,167 @@
+"""Market prices and deal scores: how a listing's price compares with comparable listings.
+
+Market logic:
+
+* **Comparables** are the other listings of the same search whose titles are similar
+  (:func:`comparable_titles`: rapidfuzz's token-set ratio, so word order, case, punctuation and
+  extra words in the longer title do not count against a match).
+* **Placeholder and absurd prices are left out** before any statistic: zero or negative prices,
+  and prices more than ten times below or above the median of the rest (a "$1" or "$0.01"
+  placeholder on a $300 bike, a "$999,999 - do not buy" listing). They are an order of magnitude
+  away from the market, so they describe no real market price. A listing whose own price is left
+  out this way gets no deal score: we cannot tell a placeholder from a real bargain, so we say nothing.
+* **Statistics** (:func:`market_stats`) are computed on the remaining prices: count, median, first and
+  third quartiles (linear interpolation between the closest ranks, as in numpy's default), minimum
+  and maximum; money values are rounded to cents.
+* **Deal score** (:func:`deal_score`) needs at least :data:`MIN_COMPARABLES` comparable prices after
+  outliers are left out. ``percent_below_market`` is ``(median - price) / median * 100`` (negative when
+  above the market); ``percentile`` is the share of comparables cheaper than the price, counting equal
+  prices as half (10 means cheaper than about 90% of the market). The label rounds the percentage
+  and calls anything within :data:`AT_MARKET_PERCENT` percent "at market price".
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TypeVar
+
+from rapidfuzz import fuzz, process, utils
+
+from spyglass.market.query import fold_text
+
+__all__ = [
+    "AT_MARKET_PERCENT",
+    "COMPARABLE_TITLE_THRESHOLD",
+    "MIN_COMPARABLES",
+    "OUTLIER_RATIO",
+    "DealScore",
+    "MarketStats",
+    "comparable_titles",
+    "deal_score",
+    "market_prices",
+    "market_stats",
+]
+
+K = TypeVar("K", bound=Hashable)
+
+#: Fewer comparable prices than this and a deal score would be noise.
+MIN_COMPARABLES = 5
+#: A price this many times below or above the median is a placeholder or a joke, not a market price.
+OUTLIER_RATIO = Decimal(10)
+#: Within this many percent of the median (after rounding) a price is "at market price".
+AT_MARKET_PERCENT = 2
+#: Token-set ratio (0-100) from which two titles describe comparable items.
+COMPARABLE_TITLE_THRESHOLD = 70.0
+
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class MarketStats:
+    """Prices of a market after outliers are left out; ``excluded`` counts the prices left out."""
+
+    count: int
+    median: Decimal
+    q1: Decimal
+    q3: Decimal
+    minimum: Decimal
+    maximum: Decimal
+    excluded: int = 0
+
+
+@dataclass(frozen=True)
+class DealScore:
+    """One price against its market; ``label`` is "23% below market", "12% above market" or "at market price"."""
+
+    percent_below_market: float
+    percentile: float
+    median: Decimal
+    label: str
+
+
+def market_prices(prices: Sequence[Decimal]) -> list[Decimal]:
+    """The prices that describe the market, sorted: without non-positive, non-finite and outlier prices."""
+    usable = sorted(price for price in prices if price.is_finite() and price > 0)
+    if not usable:
+        return []
+    median = statistics.median(usable)
+    return [price for price in usable if median / OUTLIER_RATIO <= price <= median * OUTLIER_RATIO]
+
+
+def _quantile(ordered: Sequence[Decimal], fraction: Decimal) -> Decimal:
+    """Linear interpolation between closest ranks (numpy's default ``linear`` method)."""
+    position = (len(ordered) - 1) * fraction
+    lower = int(position)
+    upper = min(lower + 1, len(ordered) - 1)
+    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(_CENT, rounding=ROUND_HALF_EVEN)
+
+
+def market_stats(prices: Sequence[Decimal]) -> MarketStats | None:
+    """Median, quartiles, minimum and maximum of ``prices`` without outliers; None when no usable price is left."""
+    kept = market_prices(prices)
+    if not kept:
+        return None
+    return MarketStats(
+        count=len(kept),
+        median=_money(_quantile(kept, Decimal("0.5"))),
+        q1=_money(_quantile(kept, Decimal("0.25"))),
+        q3=_money(_quantile(kept, Decimal("0.75"))),
+        minimum=_money(kept[0]),
+        maximum=_money(kept[-1]),
+        excluded=len(prices) - len(kept),
+    )
+
+
+def _label(percent_below: float) -> str:
+    rounded = round(abs(percent_below))
+    if rounded <= AT_MARKET_PERCENT:
+        return "at market price"
+    return f"{rounded}% {'below' if percent_below > 0 else 'above'} market"
+
+
+def deal_score(price: Decimal, comparable_prices: Sequence[Decimal]) -> DealScore | None:
+    """Score ``price`` against comparable listings' prices; None with too few comparables or an outlier price."""
+    kept = market_prices(comparable_prices)
+    if len(kept) < MIN_COMPARABLES or not price.is_finite() or price <= 0:
+        return None
+    median = _quantile(kept, Decimal("0.5"))
+    if not median / OUTLIER_RATIO <= price <= median * OUTLIER_RATIO:
+        return None
+    cheaper = sum(1 for other in kept if other < price)
+    equal = sum(1 for other in kept if other == price)
+    percent_below = float((median - price) / median * 100)
+    return DealScore(
+        percent_below_market=percent_below,
+        percentile=(cheaper + equal / 2) / len(kept) * 100,
+        median=_money(median),
+        label=_label(percent_below),
+    )
+
+
+def _title_key(title: str) -> str:
+    return utils.default_process(fold_text(title))
+
+
+def comparable_titles(
+    title: str, candidates: Sequence[tuple[K, str]], threshold: float = COMPARABLE_TITLE_THRESHOLD
+) -> list[K]:
+    """The keys of ``candidates`` whose titles are similar to ``title`` (token-set ratio >= ``threshold``).
+
+    Keys come back in the candidates' order. Case, accents, punctuation and word order are ignored.
+    """
+    wanted = _title_key(title)
+    if not wanted:
+        return []
+    titles = [_title_key(candidate_title) for _, candidate_title in candidates]
+    found = process.extract(
+        wanted, titles, scorer=fuzz.token_set_ratio, processor=None, score_cutoff=threshold, limit=None
+    )
+    indexes = sorted(index for _, _, index in found)
+    return [candidates[index][0] for index in indexes]
