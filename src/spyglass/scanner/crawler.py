@@ -16,13 +16,14 @@ import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from protego import Protego
 from selectolax.lexbor import LexborHTMLParser
 
 from spyglass.core.fetch import FetchError
-from spyglass.scanner.checks.base import BudgetExhausted, Form, FormField, InjectionPoint, Page
+from spyglass.scanner.checks.base import BudgetExhausted, Exchange, Form, FormField, InjectionPoint, Page
 from spyglass.scanner.http import DEFAULT_PORTS, ScanClient
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -289,7 +290,7 @@ class Crawler:
         if content_type in HTML_TYPES or (not content_type and "<html" in exchange.body[:1000].lower()):
             parsed = parse_html(exchange.body, url)
             if self.browser is not None:
-                rendered = await self.browser.render(url)
+                rendered = await self.browser.render(exchange)
                 if rendered is not None:
                     extra = parse_html(rendered, url)
                     parsed.links += extra.links
@@ -323,8 +324,7 @@ def _form_url(form: Form) -> str:
     return urlunsplit(parts._replace(query=urlencode(values)))
 
 
-class BrowserRenderer:
-    """Protocol-like base for rendering a page in a headless browser (see ``spyglass.scanner.browser``)."""
+class BrowserRenderer(Protocol):
+    """Renders a crawled page in a headless browser and returns the DOM after its scripts ran."""
 
-    async def render(self, url: str) -> str | None:  # pragma: no cover - interface
-        raise NotImplementedError
+    async def render(self, exchange: Exchange) -> str | None: ...
