@@ -55,7 +55,7 @@ PASSIVE = [
     Expected("cors-misconfiguration", "/api/data", "Origin", "confirmed"),
     Expected("stack-trace-disclosure", "/error"),
     Expected("private-ip-disclosure", "/"),
-    Expected("source-map-exposed", "/static/app.js"),
+    Expected("source-map-exposed", "/static/app.js", None, "confirmed"),
     Expected("password-autocomplete", "/login", "password", "confirmed"),
     Expected("missing-csrf-token", "/login", None, "tentative"),
     Expected("missing-csrf-token", "/guestbook", None, "tentative"),
@@ -173,6 +173,7 @@ class VulnerableApp(AppServer):
             "/tools/ping": self.tools_ping, "/download": self.download, "/go": self.go, "/lang": self.lang,
             "/hello": self.hello, "/api/import": self.import_xml, "/fetch": self.fetch, "/api/user": self.user_api,
             "/api/data": self.data_api, "/static/": self.static_index, "/static/app.js": self.app_js,
+            "/static/app.js.map": self.app_js_map,
             "/static/jquery-1.8.3.min.js": self.jquery, "/.git/HEAD": self.git_head, "/.env": self.dotenv,
             "/backup.sql": self.backup_sql,
         }  # fmt: skip
@@ -360,6 +361,10 @@ class VulnerableApp(AppServer):
 
     async def app_js(self, request: ServerRequest) -> Reply:
         return text(APP_JS, "application/javascript")
+
+    async def app_js_map(self, request: ServerRequest) -> Reply:
+        source_map = {"version": 3, "sources": ["src/app.ts"], "names": [], "mappings": "AAAA"}
+        return text(json.dumps(source_map), "application/json")
 
     async def jquery(self, request: ServerRequest) -> Reply:
         return text(JQUERY_1_8_3, "application/javascript")
