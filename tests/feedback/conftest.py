@@ -1,0 +1,90 @@
+"""Fixtures of the feedback tests: an admin and two members, each with their own signed-in browser
+on one running app (redirects are not followed, so tests see the 303 and its target)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+from sqlalchemy import select
+
+from spyglass.accounts.models import Role, User
+from spyglass.audit.models import AuditEvent
+from spyglass.core.services import Services
+from spyglass.feedback.models import Feedback
+from spyglass.notifications.models import Notification
+from tests.conftest import BASE_URL
+from tests.support.client import app_client
+from tests.support.factories import DEFAULT_PASSWORD, create_user
+from tests.support.web import login
+
+Client = httpx.AsyncClient
+
+
+@pytest.fixture
+async def admin(services: Services) -> User:
+    return await create_user(services, username="root", email="root@example.test", role=Role.ADMIN)
+
+
+@pytest.fixture
+async def alice(services: Services) -> User:
+    return await create_user(services, username="alice", email="alice@example.test")
+
+
+@pytest.fixture
+async def bob(services: Services) -> User:
+    return await create_user(services, username="bob", email="bob@example.test")
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[Client]:
+    """An anonymous browser; it also runs the app's start-up and shutdown."""
+    async with app_client(app, base_url=BASE_URL, follow_redirects=False) as browser:
+        yield browser
+
+
+async def _browser_for(app: Litestar, user: User) -> AsyncIterator[Client]:
+    async with app_client(app, base_url=BASE_URL, lifespan=False, follow_redirects=False) as browser:
+        await login(browser, user.username, DEFAULT_PASSWORD)
+        yield browser
+
+
+@pytest.fixture
+async def alice_client(app: Litestar, client: Client, alice: User) -> AsyncIterator[Client]:
+    async for browser in _browser_for(app, alice):
+        yield browser
+
+
+@pytest.fixture
+async def bob_client(app: Litestar, client: Client, bob: User) -> AsyncIterator[Client]:
+    async for browser in _browser_for(app, bob):
+        yield browser
+
+
+@pytest.fixture
+async def admin_client(app: Litestar, client: Client, admin: User) -> AsyncIterator[Client]:
+    async for browser in _browser_for(app, admin):
+        yield browser
+
+
+async def all_feedback(services: Services) -> list[Feedback]:
+    async with services.db.session() as session:
+        return list((await session.scalars(select(Feedback).order_by(Feedback.id))).all())
+
+
+async def audit_rows(services: Services, action: str) -> list[AuditEvent]:
+    async with services.db.session() as session:
+        rows = await session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))
+        return list(rows.all())
+
+
+async def notifications(services: Services, **where: Any) -> list[Notification]:
+    """Outbox rows, oldest first, filtered by column values."""
+    async with services.db.session() as session:
+        statement = select(Notification).order_by(Notification.id)
+        for name, value in where.items():
+            statement = statement.where(getattr(Notification, name) == value)
+        return list((await session.scalars(statement)).all())
