@@ -42,7 +42,7 @@ class FacebookAdapter(PageAdapter):
         blocks = script_json(tree, 'script[type="application/json"]')
         found = [item for block in blocks for item in find_dicts(block, LISTING_KEYS)]
         if not found:
-            if any(find_dicts(block, ("marketplace_search",)) for block in blocks):
+            if any(next(find_dicts(block, ("marketplace_search",)), None) is not None for block in blocks):
                 return []
             if tree.css_first('form[action*="login"]') is not None:
                 raise AdapterError("Facebook asked to log in instead of showing results; try later", transient=True)

@@ -258,10 +258,12 @@ def listing_from_product(product: dict[str, Any], *, marketplace: str, page_url:
     price, currency = parse_price(price_value, offer.get("priceCurrency"))
     link = absolute_url(page_url, _text(product.get("url")) or _text(offer.get("url")) or None)
     url = canonical_url(link or page_url)
+    location, latitude, longitude = _place(offer)
+    images = _images(product.get("image"), page_url)
     external = _text(product.get("sku") or product.get("productID") or product.get("@id") or "")
     if not external:
-        external = stable_id(url) if link else stable_id(page_url, title, price)
-    location, latitude, longitude = _place(offer)
+        # Without a link of its own, an item is what it shows: the same name, price, place and photo.
+        external = stable_id(url) if link else stable_id(page_url, title, price, location, latitude, images[:1])
     condition = _text(offer.get("itemCondition") or product.get("itemCondition")).rsplit("/", 1)[-1]
     seller = offer.get("seller")
     return ScrapedListing(
@@ -276,7 +278,7 @@ def listing_from_product(product: dict[str, Any], *, marketplace: str, page_url:
         latitude=latitude,
         longitude=longitude,
         posted_at=parse_datetime(offer.get("validFrom") or product.get("datePosted") or product.get("releaseDate")),
-        images=_images(product.get("image"), page_url),
+        images=images,
         seller=_text(seller) or None,
         condition=_CONDITIONS.get(condition, condition.lower() or None),
     )
@@ -295,7 +297,7 @@ def microdata_items(tree: LexborHTMLParser) -> list[dict[str, Any]]:
 def _microdata_scope(scope: LexborNode) -> dict[str, Any]:
     item: dict[str, Any] = {"@type": (scope.attributes.get("itemtype") or "").rsplit("/", 1)[-1]}
     for prop in scope.css("[itemprop]"):
-        if _owner_scope(prop) is not scope.mem_id:
+        if _owner_scope(prop) != scope.mem_id:
             continue
         name = prop.attributes.get("itemprop") or ""
         value: Any

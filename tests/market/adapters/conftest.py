@@ -1,0 +1,60 @@
+"""Shared pieces for adapter tests: the captured pages, our own realistic pages, a real fetcher and server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spyglass.config import Settings
+from spyglass.core.fetch import Fetcher
+from spyglass.core.retry import RetryPolicy
+from tests.support.http_server import LocalHttpServer, Reply, ServerRequest
+
+PAGES = Path(__file__).resolve().parent / "pages"
+FIXTURES = Path(__file__).resolve().parents[3] / ".." / "shared" / "fixtures" / "marketplaces"
+
+
+def page(name: str) -> str:
+    """One of our own pages in tests/market/adapters/pages."""
+    return (PAGES / name).read_text(encoding="utf-8")
+
+
+def captured(relative: str) -> str:
+    """A real captured marketplace page from ../shared/fixtures/marketplaces."""
+    return (FIXTURES / relative).read_text(encoding="utf-8")
+
+
+def fetch_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "allow_private_targets": "127.0.0.1/32,localhost",
+        "http_per_host_delay_seconds": 0,
+        "http_timeout_seconds": 5,
+    }
+    return Settings(_env_file=None, **{**values, **overrides})
+
+
+def serve(
+    server: LocalHttpServer, path: str, body: str | bytes, content_type: str = "text/html; charset=utf-8"
+) -> None:
+    """Answer ``path`` with ``body`` (the same every time)."""
+    data = body.encode() if isinstance(body, str) else body
+
+    async def handler(_request: ServerRequest) -> Reply:
+        return Reply(200, data, {"Content-Type": content_type})
+
+    server.route(path, handler)
+
+
+@pytest.fixture
+def server() -> Iterator[LocalHttpServer]:
+    with LocalHttpServer() as running:
+        yield running
+
+
+@pytest.fixture
+async def fetcher() -> AsyncIterator[Fetcher]:
+    async with Fetcher(fetch_settings(), retry=RetryPolicy(attempts=1)) as instance:
+        yield instance
