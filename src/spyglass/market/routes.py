@@ -1,4 +1,4 @@
-"""HTTP routes of the market feature (pages and /api/v1)."""
+"""HTTP routes of the market feature: the pages (``pages.py``) and the JSON API (``api.py``)."""
 
 from __future__ import annotations
 
@@ -6,4 +6,6 @@ from collections.abc import Sequence
 
 from litestar.types import ControllerRouterHandler
 
-ROUTES: Sequence[ControllerRouterHandler] = []
+from spyglass.market.api import API_ROUTES
+
+ROUTES: Sequence[ControllerRouterHandler] = [*API_ROUTES]

@@ -1,3 +1,68 @@
-"""Job kinds of the market feature, registered with the engine at import time."""
+"""The ``market.search`` job kind: run a saved search on its marketplaces and store what it finds.
+
+Fetching happens outside any transaction; storing is one short write transaction (``store.store_run``)
+keyed so that a re-executed run changes nothing twice. When every marketplace fails the run fails
+with the sites named (transient failures are retried by the engine).
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from spyglass.core.db import utcnow
+from spyglass.engine.context import RunContext
+from spyglass.engine.kinds import JobKind, PermanentError, RetryPolicy, TransientError, register_kind
+from spyglass.market.models import SavedSearch
+from spyglass.market.searching import collect
+from spyglass.market.service import SEARCH_KIND
+from spyglass.market.store import store_run
+
+
+async def run_search(ctx: RunContext) -> dict[str, Any]:
+    """Search every marketplace of the saved search ``ctx.subject_id`` and store the results."""
+    services = ctx.services
+    started = utcnow()
+    async with services.db.session() as session:
+        search = await session.get(SavedSearch, ctx.subject_id) if ctx.subject_id else None
+    if search is None:
+        return {"skipped": "the search was deleted"}
+    collected = await collect(search, settings=services.settings, fetcher=services.fetcher, progress=ctx.progress)
+    failures = {name: failure.message for name, failure in collected.failures.items()}
+    if not collected.results:
+        await _record_failure(ctx, "; ".join(failures.values()) or "the search has no marketplace")
+        message = "No marketplace answered: " + "; ".join(failures.values())
+        if any(failure.transient for failure in collected.failures.values()):
+            raise TransientError(message)
+        raise PermanentError(message)
+    await ctx.progress(90, "storing listings")
+    async with services.db.session(write=True) as session:
+        outcome = await store_run(
+            session,
+            search_id=search.id,
+            run_id=ctx.run_id,
+            results=collected.results,
+            failures=failures,
+            run_started=started,
+            now=utcnow(),
+            gone_after=services.settings.market_gone_after_runs,
+        )
+    return {"fetched": collected.fetched, "kept": collected.kept, **outcome.stats(), "errors": failures}
+
+
+async def _record_failure(ctx: RunContext, message: str) -> None:
+    async with ctx.services.db.session(write=True) as session:
+        search = await session.get(SavedSearch, ctx.subject_id)
+        if search is not None:
+            search.last_error = message[:2000]
+            search.last_run_at = utcnow()
+
+
+register_kind(
+    JobKind(
+        name=SEARCH_KIND,
+        handler=run_search,
+        timeout_seconds=600,
+        retry=RetryPolicy(max_attempts=3, base_seconds=30, cap_seconds=600),
+        description="Run a saved marketplace search and store new listings, price changes and alerts.",
+    )
+)

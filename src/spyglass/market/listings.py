@@ -1,0 +1,476 @@
+"""Reading listings as one user sees them, favorites, price alerts and triggered alerts. Never commits.
+
+A user reaches a listing only through one of their own matches (or a favorite they made while
+they could see it): every lookup here starts from ``user_id``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Select, and_, case, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from spyglass.core.db import is_valid_id, utcnow
+from spyglass.core.errors import Conflict, InvalidInput, NotFound
+from spyglass.core.pagination import Page, PageRequest, paginate
+from spyglass.core.tenancy import get_owned, owned_by
+from spyglass.market.models import (
+    Favorite,
+    Listing,
+    ListingMatch,
+    ListingStatus,
+    MarketAlert,
+    PriceAlert,
+    PriceHistory,
+    SavedSearch,
+)
+from spyglass.market.pricing import market_stats
+
+SORTS = {
+    "newest": "Newest first",
+    "price_asc": "Price, low to high",
+    "price_desc": "Price, high to low",
+    "deal": "Best deal",
+}
+NOTE_MAX = 2000
+EXPORT_MAX_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class ListingFilters:
+    """What the listings table shows (every field optional)."""
+
+    search_id: int | None = None
+    marketplace: str | None = None
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    since: datetime | None = None
+    status: str | None = None
+    sort: str = "newest"
+
+
+@dataclass(frozen=True)
+class ListingRow:
+    """A listing in the user's table: when the user's searches first matched it, its best deal score,
+    and how many other marketplaces carry the same item."""
+
+    listing: Listing
+    matched_at: datetime
+    deal_percent: float | None
+    seen: bool
+    cross_posts: int = 0
+
+
+def _number(value: str | None, name: str, errors: dict[str, str]) -> Decimal | None:
+    if value is None or not str(value).strip():
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        errors[name] = "Enter a number."
+        return None
+    if not number.is_finite() or number < 0 or number > Decimal("9999999999"):
+        errors[name] = "Enter a price of 0 or more."
+        return None
+    return number
+
+
+def parse_filters(
+    *,
+    search: str | None = None,
+    marketplace: str | None = None,
+    price_min: str | None = None,
+    price_max: str | None = None,
+    days: str | None = None,
+    status: str | None = None,
+    sort: str | None = None,
+) -> ListingFilters:
+    """Filters from query parameters; ``InvalidInput`` names each one that makes no sense."""
+    errors: dict[str, str] = {}
+    search_id = None
+    if search and search.strip():
+        if not search.strip().isdigit() or not is_valid_id(int(search.strip())):
+            errors["search"] = "Choose one of your searches."
+        else:
+            search_id = int(search.strip())
+    low = _number(price_min, "price_min", errors)
+    high = _number(price_max, "price_max", errors)
+    if low is not None and high is not None and low > high:
+        errors["price_max"] = "The maximum price is below the minimum price."
+    since = None
+    if days and days.strip():
+        if not days.strip().isdigit() or not 1 <= int(days.strip()) <= 3650:
+            errors["days"] = "Enter a number of days between 1 and 3650."
+        else:
+            since = utcnow() - timedelta(days=int(days.strip()))
+    if status and status not in {s.value for s in ListingStatus}:
+        errors["status"] = "Status is active or gone."
+    if sort and sort not in SORTS:
+        errors["sort"] = f"Sort by one of: {', '.join(SORTS)}."
+    if errors:
+        raise InvalidInput(detail=errors)
+    return ListingFilters(
+        search_id=search_id,
+        marketplace=(marketplace or "").strip().lower()[:32] or None,
+        price_min=low,
+        price_max=high,
+        since=since,
+        status=status or None,
+        sort=sort or "newest",
+    )
+
+
+def _listings_statement(user_id: int, filters: ListingFilters) -> Select[Any]:
+    matches = select(
+        ListingMatch.listing_id.label("listing_id"),
+        func.min(ListingMatch.first_matched_at).label("matched_at"),
+        func.max(ListingMatch.deal_percent).label("deal_percent"),
+        func.min(case((ListingMatch.seen.is_(True), 1), else_=0)).label("seen"),
+    ).where(ListingMatch.user_id == user_id)
+    if filters.search_id is not None:
+        matches = matches.where(ListingMatch.search_id == filters.search_id)
+    mine = matches.group_by(ListingMatch.listing_id).subquery()
+    statement = select(Listing, mine.c.matched_at, mine.c.deal_percent, mine.c.seen).join(
+        mine, mine.c.listing_id == Listing.id
+    )
+    # A cross-post is shown once: under the first listing of its group, when the user has that one too.
+    leader = aliased(ListingMatch)
+    statement = statement.where(
+        ~exists().where(
+            and_(
+                Listing.group_id.is_not(None),
+                Listing.group_id != Listing.id,
+                leader.listing_id == Listing.group_id,
+                leader.user_id == user_id,
+            )
+        )
+    )
+    if filters.marketplace:
+        statement = statement.where(Listing.marketplace == filters.marketplace)
+    if filters.price_min is not None:
+        statement = statement.where(Listing.price >= filters.price_min)
+    if filters.price_max is not None:
+        statement = statement.where(Listing.price <= filters.price_max)
+    if filters.since is not None:
+        statement = statement.where(mine.c.matched_at >= filters.since)
+    if filters.status:
+        statement = statement.where(Listing.status == filters.status)
+    if filters.sort == "price_asc":
+        return statement.order_by(Listing.price.is_(None), Listing.price.asc(), Listing.id.desc())
+    if filters.sort == "price_desc":
+        return statement.order_by(Listing.price.is_(None), Listing.price.desc(), Listing.id.desc())
+    if filters.sort == "deal":
+        return statement.order_by(mine.c.deal_percent.is_(None), mine.c.deal_percent.desc(), Listing.id.desc())
+    return statement.order_by(mine.c.matched_at.desc(), Listing.id.desc())
+
+
+async def _cross_post_counts(db: AsyncSession, listings: list[Listing]) -> dict[int, int]:
+    groups = {listing.group_id for listing in listings if listing.group_id is not None}
+    if not groups:
+        return {}
+    rows = await db.execute(
+        select(Listing.group_id, func.count()).where(Listing.group_id.in_(groups)).group_by(Listing.group_id)
+    )
+    sizes = {group: count for group, count in rows.all()}
+    return {listing.id: sizes.get(listing.group_id, 1) - 1 for listing in listings if listing.group_id is not None}
+
+
+async def list_listings(
+    db: AsyncSession, *, user_id: int, filters: ListingFilters, page: PageRequest
+) -> Page[ListingRow]:
+    """One page of the listings the user's searches matched."""
+    if filters.search_id is not None:
+        await get_owned(db, SavedSearch, filters.search_id, user_id, what="search")
+    statement = _listings_statement(user_id, filters)
+    total = await db.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    rows = (await db.execute(statement.limit(page.size).offset(page.offset))).all()
+    counts = await _cross_post_counts(db, [row[0] for row in rows])
+    items = [ListingRow(row[0], row[1], row[2], bool(row[3]), counts.get(row[0].id, 0)) for row in rows]
+    return Page(items=items, page=page.page, size=page.size, total=int(total))
+
+
+async def export_listings(db: AsyncSession, *, user_id: int, filters: ListingFilters) -> list[ListingRow]:
+    """Every listing of the table (up to EXPORT_MAX_ROWS) for a CSV or JSON export."""
+    page = await list_listings(db, user_id=user_id, filters=filters, page=PageRequest(page=1, size=EXPORT_MAX_ROWS))
+    return page.items
+
+
+async def _visible(db: AsyncSession, *, user_id: int, listing_id: int) -> bool:
+    matched = exists().where(ListingMatch.listing_id == listing_id, ListingMatch.user_id == user_id)
+    favorite = exists().where(Favorite.listing_id == listing_id, Favorite.user_id == user_id)
+    return bool(await db.scalar(select(matched | favorite)))
+
+
+async def get_listing(db: AsyncSession, *, user_id: int, listing_id: int) -> Listing:
+    """A listing one of the user's searches matched (or the user favorited), or NotFound."""
+    listing = await db.get(Listing, listing_id) if is_valid_id(listing_id) else None
+    if listing is None or not await _visible(db, user_id=user_id, listing_id=listing_id):
+        raise NotFound("No such listing.")
+    return listing
+
+
+async def mark_seen(db: AsyncSession, *, user_id: int, listing_id: int) -> None:
+    await db.execute(
+        update(ListingMatch)
+        .where(ListingMatch.user_id == user_id, ListingMatch.listing_id == listing_id, ListingMatch.seen.is_(False))
+        .values(seen=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@dataclass(frozen=True)
+class ListingDetail:
+    """Everything the listing page shows to one user."""
+
+    listing: Listing
+    history: list[PriceHistory]
+    matches: list[tuple[ListingMatch, str]]
+    cross_posts: list[Listing]
+    favorite: Favorite | None
+    price_alert: PriceAlert | None
+
+
+async def listing_detail(db: AsyncSession, *, user_id: int, listing_id: int) -> ListingDetail:
+    """The listing, its price history, the user's searches that matched it and its other marketplaces."""
+    listing = await get_listing(db, user_id=user_id, listing_id=listing_id)
+    history = (
+        await db.scalars(
+            select(PriceHistory)
+            .where(PriceHistory.listing_id == listing.id)
+            .order_by(PriceHistory.observed_at, PriceHistory.id)
+            .limit(500)
+        )
+    ).all()
+    matches = (
+        await db.execute(
+            select(ListingMatch, SavedSearch.name)
+            .join(SavedSearch, SavedSearch.id == ListingMatch.search_id)
+            .where(ListingMatch.listing_id == listing.id, ListingMatch.user_id == user_id)
+            .order_by(ListingMatch.first_matched_at)
+        )
+    ).all()
+    cross_posts: list[Listing] = []
+    if listing.group_id is not None:
+        # Only the group members this user's own searches matched.
+        cross_posts = list(
+            (
+                await db.scalars(
+                    select(Listing)
+                    .join(ListingMatch, ListingMatch.listing_id == Listing.id)
+                    .where(
+                        Listing.group_id == listing.group_id,
+                        Listing.id != listing.id,
+                        ListingMatch.user_id == user_id,
+                    )
+                    .distinct()
+                    .order_by(Listing.id)
+                )
+            ).all()
+        )
+    favorite = await db.scalar(select(Favorite).where(Favorite.user_id == user_id, Favorite.listing_id == listing.id))
+    alert = await db.scalar(
+        select(PriceAlert).where(PriceAlert.user_id == user_id, PriceAlert.listing_id == listing.id)
+    )
+    return ListingDetail(
+        listing=listing,
+        history=list(history),
+        matches=[(match, name) for match, name in matches],
+        cross_posts=cross_posts,
+        favorite=favorite,
+        price_alert=alert,
+    )
+
+
+# -- favorites ---------------------------------------------------------------------------------
+
+
+def _note(value: Any) -> str:
+    note = "" if value is None else str(value).strip()
+    if len(note) > NOTE_MAX:
+        raise InvalidInput(detail={"note": f"A note is at most {NOTE_MAX} characters."})
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in note):
+        raise InvalidInput(detail={"note": "The note contains control characters."})
+    return note
+
+
+async def save_favorite(db: AsyncSession, *, user_id: int, listing_id: int, note: Any = "") -> Favorite:
+    """Favorite a listing the user can see, or change the note of an existing favorite."""
+    clean = _note(note)
+    listing = await get_listing(db, user_id=user_id, listing_id=listing_id)
+    favorite = await db.scalar(select(Favorite).where(Favorite.user_id == user_id, Favorite.listing_id == listing.id))
+    if favorite is None:
+        favorite = Favorite(user_id=user_id, listing_id=listing.id, note=clean)
+        db.add(favorite)
+    else:
+        favorite.note = clean
+    await db.flush()
+    return favorite
+
+
+async def get_favorite(db: AsyncSession, *, user_id: int, favorite_id: int) -> Favorite:
+    return await get_owned(db, Favorite, favorite_id, user_id, what="favorite")
+
+
+async def delete_favorite(db: AsyncSession, *, user_id: int, favorite_id: int) -> None:
+    favorite = await get_favorite(db, user_id=user_id, favorite_id=favorite_id)
+    await db.delete(favorite)
+
+
+async def list_favorites(db: AsyncSession, *, user_id: int, page: PageRequest) -> Page[Any]:
+    """The user's favorites with their listings, newest first."""
+    statement = (
+        select(Favorite, Listing)
+        .where(Favorite.user_id == user_id)
+        .join(Listing, Listing.id == Favorite.listing_id)
+        .order_by(Favorite.created_at.desc(), Favorite.id.desc())
+    )
+    total = await db.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    rows = (await db.execute(statement.limit(page.size).offset(page.offset))).all()
+    return Page(items=[(row[0], row[1]) for row in rows], page=page.page, size=page.size, total=int(total))
+
+
+# -- price alerts -----------------------------------------------------------------------------
+
+
+async def save_price_alert(
+    db: AsyncSession, *, user_id: int, listing_id: int, target_price: Any = None, drop_percent: Any = None
+) -> PriceAlert:
+    """Watch a listing's price: below ``target_price``, or down by at least ``drop_percent`` from today's price."""
+    errors: dict[str, str] = {}
+    target = _number(None if target_price is None else str(target_price), "target_price", errors)
+    drop: float | None = None
+    if drop_percent is not None and str(drop_percent).strip():
+        try:
+            drop = float(str(drop_percent).strip())
+        except ValueError:
+            errors["drop_percent"] = "Enter a percentage, e.g. 15."
+        else:
+            if not math.isfinite(drop) or not 0 < drop < 100:
+                errors["drop_percent"] = "The drop is a percentage between 1 and 99."
+    if not errors and target is None and drop is None:
+        errors["target_price"] = "Give a target price or a percentage drop."
+    if errors:
+        raise InvalidInput(detail=errors)
+    listing = await get_listing(db, user_id=user_id, listing_id=listing_id)
+    if drop is not None and listing.price is None:
+        raise Conflict("This listing has no price yet, so a percentage drop cannot be measured; set a target price.")
+    alert = await db.scalar(
+        select(PriceAlert).where(PriceAlert.user_id == user_id, PriceAlert.listing_id == listing.id)
+    )
+    if alert is None:
+        alert = PriceAlert(user_id=user_id, listing_id=listing.id)
+        db.add(alert)
+    alert.target_price = target.quantize(Decimal("0.01")) if target is not None else None
+    alert.drop_percent = drop
+    alert.baseline_price = listing.price
+    alert.triggered_at = None
+    await db.flush()
+    return alert
+
+
+async def delete_price_alert(db: AsyncSession, *, user_id: int, alert_id: int) -> None:
+    alert = await get_owned(db, PriceAlert, alert_id, user_id, what="price alert")
+    await db.delete(alert)
+
+
+async def list_price_alerts(db: AsyncSession, *, user_id: int, page: PageRequest) -> Page[Any]:
+    statement = (
+        select(PriceAlert, Listing)
+        .where(PriceAlert.user_id == user_id)
+        .join(Listing, Listing.id == PriceAlert.listing_id)
+        .order_by(PriceAlert.created_at.desc(), PriceAlert.id.desc())
+    )
+    total = await db.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    rows = (await db.execute(statement.limit(page.size).offset(page.offset))).all()
+    return Page(items=[(row[0], row[1]) for row in rows], page=page.page, size=page.size, total=int(total))
+
+
+# -- triggered alerts ---------------------------------------------------------------------------
+
+
+async def list_alerts(db: AsyncSession, *, user_id: int, page: PageRequest) -> Page[MarketAlert]:
+    """The user's triggered alerts, newest first."""
+    statement = owned_by(select(MarketAlert), MarketAlert, user_id).order_by(
+        MarketAlert.created_at.desc(), MarketAlert.id.desc()
+    )
+    return await paginate(db, statement, page)
+
+
+async def unread_alerts(db: AsyncSession, *, user_id: int) -> int:
+    count = await db.scalar(
+        select(func.count())
+        .select_from(MarketAlert)
+        .where(MarketAlert.user_id == user_id, MarketAlert.read_at.is_(None))
+    )
+    return int(count or 0)
+
+
+async def mark_alerts_read(db: AsyncSession, *, user_id: int) -> int:
+    result = await db.execute(
+        update(MarketAlert)
+        .where(MarketAlert.user_id == user_id, MarketAlert.read_at.is_(None))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# -- statistics ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchStats:
+    """A search's market: price quartiles of its active listings and how many new ones a day."""
+
+    count: int
+    median: Decimal | None
+    q1: Decimal | None
+    q3: Decimal | None
+    minimum: Decimal | None
+    maximum: Decimal | None
+    new_per_day: float
+
+
+async def search_stats(db: AsyncSession, *, user_id: int, search_id: int, days: int = 7) -> SearchStats:
+    """Market statistics of one of the user's searches (new per day over the last ``days``)."""
+    search = await get_owned(db, SavedSearch, search_id, user_id, what="search")
+    prices = (
+        await db.scalars(
+            select(Listing.price)
+            .join(ListingMatch, ListingMatch.listing_id == Listing.id)
+            .where(
+                ListingMatch.search_id == search.id,
+                Listing.status == ListingStatus.ACTIVE.value,
+                Listing.price.is_not(None),
+            )
+        )
+    ).all()
+    recent = await db.scalar(
+        select(func.count())
+        .select_from(ListingMatch)
+        .where(ListingMatch.search_id == search.id, ListingMatch.first_matched_at >= utcnow() - timedelta(days=days))
+    )
+    stats = market_stats([price for price in prices if price is not None]) if prices else None
+    return SearchStats(
+        count=len(prices),
+        median=stats.median if stats else None,
+        q1=stats.q1 if stats else None,
+        q3=stats.q3 if stats else None,
+        minimum=stats.minimum if stats else None,
+        maximum=stats.maximum if stats else None,
+        new_per_day=round((recent or 0) / days, 2),
+    )
+
+
+async def search_names(db: AsyncSession, *, user_id: int) -> list[tuple[int, str]]:
+    """(id, name) of the user's searches, for filter menus."""
+    rows = await db.execute(
+        select(SavedSearch.id, SavedSearch.name).where(SavedSearch.user_id == user_id).order_by(SavedSearch.name)
+    )
+    return [(search_id, name) for search_id, name in rows.all()]

@@ -1,0 +1,99 @@
+"""Asking each marketplace of a saved search for its listings and keeping those the search wants.
+
+Used by the ``market.search`` job (which then stores the results) and by the editor's live preview
+(which only shows them). One marketplace failing does not lose the others' results: each failure
+is reported by site name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from spyglass.config import Settings
+from spyglass.core.fetch import Fetcher, PermanentFetchError, TransientFetchError
+from spyglass.market.adapters.base import AdapterError
+from spyglass.market.adapters.registry import UnknownAdapter, get_adapter
+from spyglass.market.matching import SearchCriteria, search_query
+from spyglass.market.models import SavedSearch
+from spyglass.market.store import MarketplaceResult
+
+logger = logging.getLogger("spyglass.market")
+
+Progress = Callable[[int, str], Awaitable[None]]
+
+
+@dataclass
+class Failure:
+    """Why one marketplace gave nothing: the message names the site; ``transient`` if trying later may help."""
+
+    message: str
+    transient: bool
+
+
+@dataclass
+class Collected:
+    """The results of every marketplace that answered, and the failures of the others."""
+
+    results: list[MarketplaceResult] = field(default_factory=list)
+    failures: dict[str, Failure] = field(default_factory=dict)
+
+    @property
+    def fetched(self) -> int:
+        return sum(len(result.scraped) for result in self.results)
+
+    @property
+    def kept(self) -> int:
+        return sum(len(result.kept) for result in self.results)
+
+
+async def collect(
+    search: SavedSearch, *, settings: Settings, fetcher: Fetcher, progress: Progress | None = None
+) -> Collected:
+    """Run ``search`` against each of its marketplaces through the platform fetcher (robots.txt honoured)."""
+    fetch = functools.partial(fetcher.fetch, respect_robots=True)
+    criteria = SearchCriteria.of(search)
+    collected = Collected()
+    total = max(1, len(search.marketplaces))
+    for index, name in enumerate(search.marketplaces):
+        if progress is not None:
+            await progress(5 + int(80 * index / total), f"searching {name}")
+        try:
+            adapter = get_adapter(name)
+            label = adapter.label
+            query = search_query(search, name, endpoint=settings.market_endpoints.get(name))
+            scraped = (await adapter.search(query, fetch))[: settings.market_max_listings_per_run]
+        except UnknownAdapter as exc:
+            collected.failures[name] = Failure(str(exc), transient=False)
+            continue
+        except AdapterError as exc:
+            collected.failures[name] = Failure(f"{label}: {exc.message}", transient=exc.transient)
+            continue
+        except TransientFetchError as exc:
+            collected.failures[name] = Failure(f"{label}: {exc.message}", transient=True)
+            continue
+        except PermanentFetchError as exc:
+            collected.failures[name] = Failure(f"{label}: {exc.message}", transient=False)
+            continue
+        except Exception:  # an adapter bug must not lose the other marketplaces' results
+            logger.exception("market adapter failed", extra={"adapter": name})
+            collected.failures[name] = Failure(f"{label}: the adapter failed unexpectedly (logged)", transient=True)
+            continue
+        kept = [item for item in scraped if criteria.accepts(item, adapter.remote_filters)]
+        collected.results.append(MarketplaceResult(marketplace=name, scraped=scraped, kept=kept))
+    return collected
+
+
+async def preview(search: SavedSearch, *, settings: Settings, fetcher: Fetcher) -> Collected:
+    """Run an unsaved search once, within the preview time limit, storing nothing."""
+    try:
+        async with asyncio.timeout(settings.market_preview_timeout_seconds):
+            return await collect(search, settings=settings, fetcher=fetcher)
+    except TimeoutError:
+        collected = Collected()
+        seconds = settings.market_preview_timeout_seconds
+        collected.failures["preview"] = Failure(f"the marketplaces did not answer within {seconds:g} s", True)
+        return collected
