@@ -27,6 +27,8 @@ class Mail:
     subject: str
     text: str
     html: str | None = None
+    #: Extra headers (List-Unsubscribe, a fixed Message-ID for redeliveries, ...); they replace defaults.
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class MailError(RuntimeError):
@@ -50,6 +52,9 @@ class Mailer:
         message["Subject"] = mail.subject
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(domain="spyglass.local")
+        for name, value in mail.headers:
+            del message[name]
+            message[name] = value
         message.set_content(mail.text)
         if mail.html:
             message.add_alternative(mail.html, subtype="html")

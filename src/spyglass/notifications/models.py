@@ -43,9 +43,12 @@ class DeliveryStatus(enum.StrEnum):
     """One channel's share of a notification. ``sending`` is written before the send is attempted."""
 
     SENDING = "sending"
+    RETRYING = "retrying"
     DELIVERED = "delivered"
     FAILED = "failed"
+    #: Waiting to be gathered into the channel's next digest; ``digested`` once it was.
     DIGEST = "digest"
+    DIGESTED = "digested"
     SKIPPED = "skipped"
 
 

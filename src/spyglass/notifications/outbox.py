@@ -41,6 +41,7 @@ EVENT_VERIFY_EMAIL = "account.verify_email"
 EVENT_RESET_PASSWORD = "account.reset_password"
 EVENT_CHANGE_EMAIL = "account.change_email"
 EVENT_CHANNEL_TEST = "channel.test"
+EVENT_CHANNEL_VERIFY = "channel.verify"
 
 #: Events a user can subscribe a channel to, with the label the pages show.
 SUBSCRIBABLE_EVENTS: dict[str, str] = {
@@ -53,7 +54,9 @@ SUBSCRIBABLE_EVENTS: dict[str, str] = {
     EVENT_ADMIN_ALERT: "Admin alerts (admins only)",
 }
 #: Events sent straight to the account's email address, whatever the channels say.
-ACCOUNT_EVENTS = frozenset({EVENT_WELCOME, EVENT_VERIFY_EMAIL, EVENT_RESET_PASSWORD, EVENT_CHANGE_EMAIL})
+ACCOUNT_EVENTS = frozenset(
+    {EVENT_WELCOME, EVENT_VERIFY_EMAIL, EVENT_RESET_PASSWORD, EVENT_CHANGE_EMAIL, EVENT_CHANNEL_VERIFY}
+)
 MAX_KEY_LENGTH = 200
 
 # Dispatchers running in this process wait on these; a commit that wrote notifications wakes them.

@@ -1,3 +1,56 @@
-"""Job kinds of the notifications feature, registered with the engine at import time."""
+"""Job kinds of the notifications feature, registered with the engine at import time.
+
+- ``notifications.dispatch`` (every minute): delivers the outbox, then keeps watching it for
+  ``notifications_linger_seconds`` (woken at once by commits in the same process, polling otherwise),
+  so delivery latency does not wait for the next schedule.
+- ``notifications.digest`` (every 15 minutes): turns due digests into notifications.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from spyglass.engine.context import RunContext
+from spyglass.engine.kinds import JobKind, RetryPolicy, register_kind, register_system_schedule
+from spyglass.notifications.digest import send_due_digests
+from spyglass.notifications.dispatcher import OutboxDispatcher
+
+DISPATCH_KIND = "notifications.dispatch"
+DIGEST_KIND = "notifications.digest"
+DISPATCH_INTERVAL_SECONDS = 60
+DIGEST_INTERVAL_SECONDS = 900
+
+
+async def dispatch(ctx: RunContext) -> dict[str, Any]:
+    """Deliver pending notifications (a crashed run's claims are taken over once their lease ends)."""
+    dispatcher = OutboxDispatcher(ctx.services)
+    processed = await dispatcher.run(linger_seconds=ctx.services.settings.notifications_linger_seconds)
+    return {"processed": processed}
+
+
+async def digest(ctx: RunContext) -> dict[str, Any]:
+    """Write the digests that are due."""
+    return {"digests": await send_due_digests(ctx.services)}
+
+
+register_kind(
+    JobKind(
+        name=DISPATCH_KIND,
+        handler=dispatch,
+        # Linger (at most 3000 s by the settings' bound) plus time to finish the last batch.
+        timeout_seconds=3300,
+        retry=RetryPolicy(max_attempts=2, base_seconds=5, cap_seconds=30),
+        description="Delivers the notification outbox to email and Apprise channels.",
+    )
+)
+register_kind(
+    JobKind(
+        name=DIGEST_KIND,
+        handler=digest,
+        timeout_seconds=600,
+        retry=RetryPolicy(max_attempts=3, base_seconds=30, cap_seconds=300),
+        description="Gathers events of channels in digest mode into one notification.",
+    )
+)
+register_system_schedule(DISPATCH_KIND, interval_seconds=DISPATCH_INTERVAL_SECONDS)
+register_system_schedule(DIGEST_KIND, interval_seconds=DIGEST_INTERVAL_SECONDS)

@@ -1,0 +1,218 @@
+"""All SQL of the notifications feature (channels, outbox rows, deliveries)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from spyglass.accounts.models import User
+from spyglass.core.db import utcnow
+from spyglass.core.tenancy import owned_by
+from spyglass.notifications.models import Channel, Delivery, DeliveryStatus, Notification, NotificationStatus
+
+#: Delivery states after which a destination is done with a notification.
+FINAL_DELIVERY_STATES = frozenset(
+    {
+        DeliveryStatus.DELIVERED.value,
+        DeliveryStatus.FAILED.value,
+        DeliveryStatus.DIGEST.value,
+        DeliveryStatus.SKIPPED.value,
+        DeliveryStatus.DIGESTED.value,
+    }
+)
+
+
+async def claim_due(
+    session: AsyncSession,
+    *,
+    owner: str,
+    lease_seconds: float,
+    limit: int,
+    postgres: bool,
+    keys: list[str] | None = None,
+) -> list[int]:
+    """Take up to ``limit`` due, unclaimed (or abandoned) pending notifications for ``owner``; returns their ids.
+    On PostgreSQL other dispatchers skip the locked rows; on SQLite the write transaction is exclusive."""
+    now = utcnow()
+    due = select(Notification.id).where(
+        Notification.status == NotificationStatus.PENDING.value,
+        Notification.next_attempt_at <= now,
+        or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < now),
+    )
+    if keys is not None:
+        due = due.where(Notification.idempotency_key.in_(keys))
+    due = due.order_by(Notification.next_attempt_at, Notification.id).limit(limit)
+    if postgres:
+        due = due.with_for_update(skip_locked=True)
+    ids = list((await session.scalars(due)).all())
+    if not ids:
+        return []
+    claimed = await session.scalars(
+        update(Notification)
+        .where(
+            Notification.id.in_(ids),
+            Notification.status == NotificationStatus.PENDING.value,
+            or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < now),
+        )
+        .values(
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            attempts=Notification.attempts + 1,
+        )
+        .returning(Notification.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(claimed.all())
+
+
+async def load_for_delivery(
+    session: AsyncSession, notification_id: int
+) -> tuple[Notification, User, list[Channel], dict[str, Delivery]] | None:
+    """The notification, its user, the user's channels and the deliveries made so far."""
+    notification = await session.get(Notification, notification_id)
+    if notification is None:
+        return None
+    user = await session.get(User, notification.user_id)
+    if user is None:
+        return None
+    channels = list((await session.scalars(owned_by(select(Channel), Channel, user.id).order_by(Channel.id))).all())
+    deliveries = (await session.scalars(select(Delivery).where(Delivery.notification_id == notification_id))).all()
+    return notification, user, channels, {d.destination: d for d in deliveries}
+
+
+async def record_skip_or_digest(
+    session: AsyncSession, *, notification: Notification, destination: str, channel_id: int | None, label: str,
+    status: DeliveryStatus, error: str | None,
+) -> None:  # fmt: skip
+    """A final delivery row that involves no send (skipped, or gathered for a digest)."""
+    session.add(
+        Delivery(
+            notification_id=notification.id,
+            destination=destination,
+            channel_id=channel_id,
+            channel_label=label[:100],
+            user_id=notification.user_id,
+            status=status.value,
+            attempt=0,
+            error=error,
+        )
+    )
+
+
+async def begin_send(
+    session: AsyncSession, *, notification: Notification, destination: str, channel_id: int | None, label: str
+) -> int | None:
+    """Mark a destination ``sending`` before the send (committed by the caller). Returns the delivery id,
+    or None when the destination is already done (another dispatcher finished it)."""
+    existing = await session.scalar(
+        select(Delivery).where(Delivery.notification_id == notification.id, Delivery.destination == destination)
+    )
+    if existing is None:
+        delivery = Delivery(
+            notification_id=notification.id,
+            destination=destination,
+            channel_id=channel_id,
+            channel_label=label[:100],
+            user_id=notification.user_id,
+            status=DeliveryStatus.SENDING.value,
+            attempt=1,
+        )
+        session.add(delivery)
+        await session.flush()
+        return delivery.id
+    if existing.status in FINAL_DELIVERY_STATES:
+        return None
+    existing.status = DeliveryStatus.SENDING.value
+    existing.attempt += 1
+    return existing.id
+
+
+async def finish_send(session: AsyncSession, *, delivery_id: int, status: DeliveryStatus, error: str | None) -> None:
+    """Record how a send ended."""
+    values: dict[str, Any] = {"status": status.value, "error": error, "updated_at": utcnow()}
+    if status == DeliveryStatus.DELIVERED:
+        values["delivered_at"] = utcnow()
+    await session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+
+
+async def give_up_retrying(session: AsyncSession, *, notification_id: int, reason: str) -> None:
+    """Destinations still waiting for a retry fail for good."""
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.notification_id == notification_id,
+            Delivery.status.in_([DeliveryStatus.RETRYING.value, DeliveryStatus.SENDING.value]),
+        )
+        .values(status=DeliveryStatus.FAILED.value, error=func.coalesce(Delivery.error, "") + reason)
+    )
+
+
+async def release(
+    session: AsyncSession,
+    *,
+    notification_id: int,
+    owner: str,
+    status: NotificationStatus,
+    next_attempt_at: datetime | None,
+    attempts_delta: int,
+    last_error: str | None,
+    payload: dict[str, Any] | None,
+) -> bool:
+    """Store the notification's outcome and drop the claim, only while ``owner`` still holds it."""
+    values: dict[str, Any] = {
+        "status": status.value,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "last_error": last_error,
+        "attempts": Notification.attempts + attempts_delta,
+    }
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    if status != NotificationStatus.PENDING:
+        values["delivered_at"] = utcnow()
+    if payload is not None:
+        values["payload"] = payload
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.lease_owner == owner)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def deliveries_of(user_id: int | None) -> Select[Any]:
+    """The delivery log, newest first: one user's, or everybody's (admins) when ``user_id`` is None."""
+    statement = cast("Select[Any]", select(Delivery, Notification.event))
+    if user_id is not None:
+        statement = owned_by(statement, Delivery, user_id)
+    return statement.join(Notification, Notification.id == Delivery.notification_id).order_by(
+        Delivery.created_at.desc(), Delivery.id.desc()
+    )
+
+
+async def pending_digests(session: AsyncSession, *, older_than: datetime, limit: int) -> list[int]:
+    """Channels whose oldest delivery gathered for a digest is older than ``older_than``."""
+    rows = await session.execute(
+        select(Delivery.channel_id)
+        .where(Delivery.status == DeliveryStatus.DIGEST.value, Delivery.channel_id.is_not(None))
+        .group_by(Delivery.channel_id)
+        .having(func.min(Delivery.created_at) <= older_than)
+        .limit(limit)
+    )
+    return [channel_id for (channel_id,) in rows.all() if channel_id is not None]
+
+
+async def digest_entries(session: AsyncSession, *, channel_id: int, limit: int) -> list[tuple[Delivery, Notification]]:
+    """The deliveries waiting in a channel's digest, oldest first, with their notifications."""
+    rows = await session.execute(
+        select(Delivery, Notification)
+        .join(Notification, Notification.id == Delivery.notification_id)
+        .where(Delivery.channel_id == channel_id, Delivery.status == DeliveryStatus.DIGEST.value)
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    return [(delivery, notification) for delivery, notification in rows.all()]
