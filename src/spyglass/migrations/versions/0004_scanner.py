@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _when(name: str, nullable: bool) -> sa.Column:  # type: ignore[type-arg]
+def _when(name: str, nullable: bool) -> sa.Column:
     return sa.Column(name, spyglass.core.db.UTCDateTime(timezone=True), nullable=nullable)
 
 
