@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 from spyglass.scanner.checks.base import CheckContext, Exchange, Page
 
 EXCERPT_CONTEXT = 120
+SECRET_HEADERS = {"cookie", "authorization", "proxy-authorization", "x-api-key", "x-auth-token"}
 BODY_EXCERPT = 400
 
 
@@ -43,7 +44,9 @@ def request_excerpt(exchange: Exchange, marked: str | None = None) -> str:
     parts = urlsplit(exchange.url)
     target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
     lines = [f"{exchange.method} {target} HTTP/1.1", f"Host: {parts.netloc}"]
-    lines += [f"{name}: {value}" for name, value in exchange.request_headers.items() if name.lower() != "host"]
+    for name, value in exchange.request_headers.items():
+        if name.lower() != "host":  # credentials the scan logs in with never reach a finding
+            lines.append(f"{name}: {'[redacted]' if name.lower() in SECRET_HEADERS else value}")
     text = _head(lines)
     if exchange.request_body:
         text += "\n\n" + exchange.request_body[:BODY_EXCERPT]
