@@ -249,6 +249,12 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "running scan.",
             "scanner_pipeline_max_variants_per_path": "URLs with the same path and parameter names but other "
             "values the crawler visits (the rest are duplicates).",
+            "scanner_callback_enabled": "Run the SSRF callback listener (the `ssrf` check is skipped without it); "
+            "turn on only when targets can reach `SPYGLASS_SCANNER_CALLBACK_PUBLIC_URL`.",
+            "scanner_callback_host": "Address the SSRF callback listener binds to.",
+            "scanner_callback_port": "Port of the SSRF callback listener (0: any free port).",
+            "scanner_callback_public_url": "The URL targets are asked to fetch to reach the listener, e.g. "
+            "`http://callback.example.com:8765`; empty: `http://host:port` of the listener.",
         },
     ),
     (

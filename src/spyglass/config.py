@@ -141,6 +141,12 @@ class Settings(BaseSettings):
     scanner_pipeline_check_concurrency: int = Field(default=4, ge=1, le=64)
     scanner_pipeline_progress_interval_seconds: float = Field(default=1.0, gt=0)
     scanner_pipeline_max_variants_per_path: int = Field(default=5, ge=1, le=1000)
+    # SSRF callback listener (spyglass.scanner.callback): off unless targets can reach it; the public URL is what
+    # targets are asked to fetch (empty: http://host:port of the listener itself).
+    scanner_callback_enabled: bool = False
+    scanner_callback_host: str = "127.0.0.1"
+    scanner_callback_port: int = Field(default=0, ge=0, le=65535)
+    scanner_callback_public_url: str = ""
 
     # --- Notifications (src/spyglass/notifications) ---
     notifications_batch_size: int = Field(default=100, ge=1, le=1000)
