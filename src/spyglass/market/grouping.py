@@ -13,15 +13,18 @@ tells them apart and the titles agree:
 4. **Photo**: when both have an image hash, the hashes differ in at most :data:`MAX_IMAGE_DISTANCE`
    of 64 bits (the same photo, resized or recompressed). Different photos mean different items.
 5. **Title**: rapidfuzz's token-set ratio (case, accents, punctuation, word order and extra words in
-   the longer title ignored) reaches :data:`TITLE_THRESHOLD` (90) - or only :data:`TITLE_THRESHOLD_WITH_IMAGE`
-   (60) when the photos match, since sellers reword titles from one site to the next but reuse photos.
+   the longer title ignored) reaches :data:`TITLE_THRESHOLD` (90) and the titles share at least half
+   of the longer one's words (so "bike" is not "Trek FX 3 hybrid bike"); when the photos match, a
+   token-set ratio of :data:`TITLE_THRESHOLD_WITH_IMAGE` (60) is enough, since sellers reword titles
+   from one site to the next but reuse their photos.
 
 :func:`group_items` joins listings transitively (if A is B and B is C, all three are one group). It
 compares only listings whose prices are close enough (sorted by price, a sliding window), so
 thousands of listings group in well under a second; listings without a price are compared with all.
 
-:func:`image_hash` is a 64-bit difference hash ("dHash"): the picture reduced to 9 x 8 grey pixels,
-one bit per pair of horizontal neighbours (is the left one brighter?). It survives resizing,
+:func:`image_hash` is a 64-bit difference hash ("dHash"): the picture reduced to 9 x 8 grey pixels
+(each the average of its area; transparent parts on white; EXIF rotation applied), one bit per pair
+of horizontal neighbours (is the left one brighter?), the first row's first pair the highest bit. It survives resizing,
 recompression and small colour changes, which is what marketplaces do to a seller's photo.
 """
 
@@ -35,10 +38,10 @@ from decimal import Decimal
 from typing import TypeVar
 
 from PIL import Image, ImageOps
-from rapidfuzz import fuzz, utils
+from rapidfuzz import fuzz
 
 from spyglass.market.geo import distance_km
-from spyglass.market.query import fold_text
+from spyglass.market.pricing import MIN_SHARED_WORDS, shared_word_fraction, title_key
 
 __all__ = [
     "MAX_DISTANCE_KM",
@@ -98,7 +101,7 @@ def image_hash(data: bytes) -> str | None:
                 if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
                     rgba = upright.convert("RGBA")
                     upright = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-                pixels = upright.convert("L").resize((9, 8), Image.Resampling.LANCZOS).tobytes()
+                pixels = upright.convert("L").resize((9, 8), Image.Resampling.BOX).tobytes()
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         return None
     bits = 0
@@ -128,7 +131,7 @@ def _prepare(signature: ItemSignature) -> _Prepared:
             bits = int(signature.image_hash, 16)
         except ValueError:
             bits = None
-    return _Prepared(signature, utils.default_process(fold_text(signature.title)), bits)
+    return _Prepared(signature, title_key(signature.title), bits)
 
 
 def _prices_close(a: Decimal, b: Decimal) -> bool:
@@ -149,14 +152,16 @@ def _same(a: _Prepared, b: _Prepared) -> bool:
         and distance_km(first.latitude, first.longitude, second.latitude, second.longitude) > MAX_DISTANCE_KM
     ):
         return False
-    threshold = TITLE_THRESHOLD
+    if not a.title or not b.title:
+        return False
     if a.image_bits is not None and b.image_bits is not None:
         if (a.image_bits ^ b.image_bits).bit_count() > MAX_IMAGE_DISTANCE:
             return False
-        threshold = TITLE_THRESHOLD_WITH_IMAGE
-    if not a.title or not b.title:
-        return False
-    return fuzz.token_set_ratio(a.title, b.title, processor=None, score_cutoff=threshold) >= threshold
+        return fuzz.token_set_ratio(a.title, b.title, processor=None) >= TITLE_THRESHOLD_WITH_IMAGE
+    return (
+        fuzz.token_set_ratio(a.title, b.title, processor=None) >= TITLE_THRESHOLD
+        and shared_word_fraction(a.title, b.title) >= MIN_SHARED_WORDS
+    )
 
 
 def same_item(a: ItemSignature, b: ItemSignature) -> bool:

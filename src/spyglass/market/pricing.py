@@ -3,8 +3,11 @@
 Market logic:
 
 * **Comparables** are the other listings of the same search whose titles are similar
-  (:func:`comparable_titles`: rapidfuzz's token-set ratio, so word order, case, punctuation and
-  extra words in the longer title do not count against a match).
+  (:func:`comparable_titles`): rapidfuzz's token-set ratio reaches the threshold (70 by default;
+  word order, case, accents and punctuation ignored) *and* the two titles share at least half of
+  the longer title's words (:func:`shared_word_fraction`). The token-set ratio alone scores 100
+  whenever one title's words are all in the other, so "bike" or "Trek bike" would be comparable to
+  every bike listing; the shared-words rule stops that.
 * **Placeholder and absurd prices are left out** before any statistic: zero or negative prices,
   and prices more than ten times below or above the median of the rest (a "$1" or "$0.01"
   placeholder on a $300 bike, a "$999,999 - do not buy" listing). They are an order of magnitude
@@ -43,6 +46,8 @@ __all__ = [
     "deal_score",
     "market_prices",
     "market_stats",
+    "shared_word_fraction",
+    "title_key",
 ]
 
 K = TypeVar("K", bound=Hashable)
@@ -55,6 +60,8 @@ OUTLIER_RATIO = Decimal(10)
 AT_MARKET_PERCENT = 2
 #: Token-set ratio (0-100) from which two titles describe comparable items.
 COMPARABLE_TITLE_THRESHOLD = 70.0
+#: The share of the longer title's words that two comparable titles must have in common.
+MIN_SHARED_WORDS = 0.5
 
 _CENT = Decimal("0.01")
 
@@ -145,23 +152,31 @@ def deal_score(price: Decimal, comparable_prices: Sequence[Decimal]) -> DealScor
     )
 
 
-def _title_key(title: str) -> str:
+def title_key(title: str) -> str:
+    """A title as compared: lower case, accents removed, punctuation as spaces ("Café-Table!" -> "cafe table")."""
     return utils.default_process(fold_text(title))
+
+
+def shared_word_fraction(a: str, b: str) -> float:
+    """The share (0-1) of the longer title's distinct words found in both; pass titles made by :func:`title_key`."""
+    words_a, words_b = set(a.split()), set(b.split())
+    longer = max(len(words_a), len(words_b))
+    return len(words_a & words_b) / longer if longer else 0.0
 
 
 def comparable_titles(
     title: str, candidates: Sequence[tuple[K, str]], threshold: float = COMPARABLE_TITLE_THRESHOLD
 ) -> list[K]:
-    """The keys of ``candidates`` whose titles are similar to ``title`` (token-set ratio >= ``threshold``).
+    """The keys of ``candidates`` whose titles are similar to ``title`` (the rule is in this module's docstring).
 
-    Keys come back in the candidates' order. Case, accents, punctuation and word order are ignored.
+    Keys come back in the candidates' order.
     """
-    wanted = _title_key(title)
+    wanted = title_key(title)
     if not wanted:
         return []
-    titles = [_title_key(candidate_title) for _, candidate_title in candidates]
+    titles = [title_key(candidate_title) for _, candidate_title in candidates]
     found = process.extract(
         wanted, titles, scorer=fuzz.token_set_ratio, processor=None, score_cutoff=threshold, limit=None
     )
-    indexes = sorted(index for _, _, index in found)
+    indexes = sorted(index for _, _, index in found if shared_word_fraction(wanted, titles[index]) >= MIN_SHARED_WORDS)
     return [candidates[index][0] for index in indexes]
