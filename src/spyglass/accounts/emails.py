@@ -1,93 +1,66 @@
-"""The texts of account emails (plain text plus a simple, escaped HTML part), and sending them
-after the request's transaction has committed."""
+"""Account emails (verification, password reset, email change) leave through the notifications outbox.
+
+The request writes the outbox row in its own transaction (so a rolled-back request sends nothing)
+and returns a background task that delivers it right after the commit; if that attempt fails the
+outbox dispatcher retries it. The texts are the ``email/verify_email``, ``email/reset_password`` and
+``email/change_email`` templates. The link is a secret: it is removed from the stored payload once
+the mail is sent, and never logged.
+"""
 
 from __future__ import annotations
 
 import logging
-from html import escape
+import uuid
+from typing import Any
 
 from litestar.background_tasks import BackgroundTask
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from spyglass.core.mail import Mail
 from spyglass.core.services import Services
+from spyglass.notifications import outbox
 
 logger = logging.getLogger("spyglass.accounts.mail")
 
 
-def _mail(to: str, subject: str, greeting: str, paragraphs: list[str], link: str, button: str, footer: str) -> Mail:
-    text = "\n\n".join([greeting, *paragraphs, link, footer, "— Spyglass"]) + "\n"
-    body = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
-    html = (
-        f"<!doctype html><html><body><p>{escape(greeting)}</p>{body}"
-        f'<p><a href="{escape(link, quote=True)}">{escape(button)}</a></p>'
-        f"<p>{escape(footer)}</p><p>— Spyglass</p></body></html>"
-    )
-    return Mail(to=to, subject=subject, text=text, html=html)
+async def _queue(
+    db: AsyncSession, services: Services, *, user_id: int, event: str, payload: dict[str, Any]
+) -> BackgroundTask:
+    key = f"{event}:{user_id}:{uuid.uuid4().hex}"
+    await outbox.notify(db, user_id=user_id, event=event, payload=payload, key=key)
+    return BackgroundTask(deliver_now, services, [key])
 
 
-def verification_mail(*, to: str, username: str, link: str, ttl_hours: int) -> Mail:
+async def queue_verification(
+    db: AsyncSession, services: Services, *, user_id: int, to: str, username: str, link: str, ttl_hours: int
+) -> BackgroundTask:
     """Asks a new user to confirm their email address."""
-    return _mail(
-        to,
-        "Confirm your email address for Spyglass",
-        f"Hello {username},",
-        [
-            "Thanks for creating a Spyglass account. Please confirm that this is your email address "
-            "by opening the link below and pressing the button on the page.",
-            f"The link works once and expires in {ttl_hours} hours.",
-        ],
-        link,
-        "Confirm my email address",
-        "If you did not create this account, you can ignore this message.",
-    )
+    payload = {"to": to, "username": username, "link": link, "ttl_hours": ttl_hours}
+    return await _queue(db, services, user_id=user_id, event=outbox.EVENT_VERIFY_EMAIL, payload=payload)
 
 
-def password_reset_mail(*, to: str, username: str, link: str, ttl_minutes: int) -> Mail:
+async def queue_password_reset(
+    db: AsyncSession, services: Services, *, user_id: int, to: str, username: str, link: str, ttl_minutes: int
+) -> BackgroundTask:
     """Carries a password reset link."""
-    return _mail(
-        to,
-        "Reset your Spyglass password",
-        f"Hello {username},",
-        [
-            "Somebody (hopefully you) asked to reset the password of your Spyglass account. "
-            "Open the link below to choose a new password.",
-            f"The link works once and expires in {ttl_minutes} minutes. "
-            "Resetting the password signs you out everywhere.",
-        ],
-        link,
-        "Choose a new password",
-        "If you did not ask for this, ignore this message: your password stays as it is.",
-    )
+    payload = {"to": to, "username": username, "link": link, "ttl_minutes": ttl_minutes}
+    return await _queue(db, services, user_id=user_id, event=outbox.EVENT_RESET_PASSWORD, payload=payload)
 
 
-def email_change_mail(*, to: str, username: str, link: str, ttl_hours: int) -> Mail:
+async def queue_email_change(
+    db: AsyncSession, services: Services, *, user_id: int, to: str, username: str, link: str, ttl_hours: int
+) -> BackgroundTask:
     """Asks the owner of a new address to confirm it before the account switches to it."""
-    return _mail(
-        to,
-        "Confirm your new email address for Spyglass",
-        f"Hello {username},",
-        [
-            "You asked to use this address for your Spyglass account. "
-            "Open the link below and press the button on the page to confirm the change.",
-            f"The link works once and expires in {ttl_hours} hours.",
-        ],
-        link,
-        "Confirm my new email address",
-        "If you did not ask for this, ignore this message: nothing changes.",
-    )
+    payload = {"to": to, "username": username, "link": link, "ttl_hours": ttl_hours}
+    return await _queue(db, services, user_id=user_id, event=outbox.EVENT_CHANGE_EMAIL, payload=payload)
 
 
-async def deliver(services: Services, mail: Mail, kind: str) -> None:
-    """Send one account email; a failure is logged (without the message body, which holds the link)."""
+async def deliver_now(services: Services, keys: list[str]) -> None:
+    """Deliver these outbox rows at once (after the commit); the dispatcher retries any that fail."""
+    from spyglass.notifications.dispatcher import OutboxDispatcher
+
     try:
-        await services.mailer.send(mail)
+        await OutboxDispatcher(services).dispatch_batch(keys=keys)
     except Exception as exc:
         logger.warning(
-            "could not send account email",
-            extra={"kind": kind, "to_domain": mail.to.rsplit("@", 1)[-1], "error": type(exc).__name__},
+            "could not deliver account email now; the outbox will retry", extra={"error": type(exc).__name__}
         )
-
-
-def send_after_commit(services: Services, mail: Mail, kind: str) -> BackgroundTask:
-    """A background task for the response: it runs after the request's transaction has committed."""
-    return BackgroundTask(deliver, services, mail, kind)

@@ -91,10 +91,15 @@ async def _verification_mail(db: AsyncSession, services: Services, user: User) -
         ttl=timedelta(hours=ttl_hours),
         new_email=user.email,
     )
-    mail = emails.verification_mail(
-        to=user.email, username=user.username, link=_link(services, "/verify-email", raw), ttl_hours=ttl_hours
+    return await emails.queue_verification(
+        db,
+        services,
+        user_id=user.id,
+        to=user.email,
+        username=user.username,
+        link=_link(services, "/verify-email", raw),
+        ttl_hours=ttl_hours,
     )
-    return emails.send_after_commit(services, mail, "verify_email")
 
 
 # ---------- registration ----------
@@ -295,10 +300,16 @@ async def forgot_password_submit(request: AnyRequest, db: AsyncSession, services
             db=db, user_id=account.id, purpose=AccountTokenPurpose.RESET_PASSWORD, ttl=timedelta(minutes=ttl)
         )
         record(db, AuditAction.PASSWORD_RESET_REQUESTED, user_id=account.id, connection=request)
-        mail = emails.password_reset_mail(
-            to=account.email, username=account.username, link=_link(services, "/password/reset", raw), ttl_minutes=ttl
+        mail = await emails.queue_password_reset(
+            db,
+            services,
+            user_id=account.id,
+            to=account.email,
+            username=account.username,
+            link=_link(services, "/password/reset", raw),
+            ttl_minutes=ttl,
         )
-        tasks.append(emails.send_after_commit(services, mail, "reset_password"))
+        tasks.append(mail)
     return Template(
         template_name="accounts/forgot_password_sent.html",
         context={"email": email},
@@ -448,13 +459,17 @@ async def change_email_submit(
         return await _account_page(db, services, me, status=422, errors=exc.detail, values={"new_email": new_email})
     record(db, AuditAction.EMAIL_CHANGE_REQUESTED, user_id=account.id, connection=request, details={"new_email": email})
     ttl_hours = services.settings.email_verification_ttl_hours
-    mail = emails.email_change_mail(
-        to=email, username=account.username, link=_link(services, "/verify-email", raw), ttl_hours=ttl_hours
+    mail = await emails.queue_email_change(
+        db,
+        services,
+        user_id=account.id,
+        to=email,
+        username=account.username,
+        link=_link(services, "/verify-email", raw),
+        ttl_hours=ttl_hours,
     )
     flash(request, f"We sent a confirmation link to {email}. Your address changes when you open it.", "success")
-    return Redirect(
-        "/account", status_code=303, background=_after_commit(emails.send_after_commit(services, mail, "change_email"))
-    )
+    return Redirect("/account", status_code=303, background=_after_commit(mail))
 
 
 # ---------- JSON API ----------
