@@ -60,7 +60,7 @@ def test_page_without_structured_data_has_no_listings() -> None:
 def test_rss_feed() -> None:
     listings = RSS.parse(page("feed.rss"), "https://swap.example/guitars.rss")
     assert [(x.external_id, x.title, x.price, x.currency) for x in listings] == [
-        ("swap-8812", "Fender Player Stratocaster - $650", Decimal("650"), "USD"),
+        ("swap-8812", "Fender Player Stratocaster", Decimal("650"), "USD"),
         ("swap-8815", "Yamaha FG800 acoustic", Decimal("180.00"), "USD"),
         ("swap-8820", "Free: broken amp for parts", None, None),
     ]

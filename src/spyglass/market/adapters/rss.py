@@ -43,13 +43,16 @@ class RssAdapter(PageAdapter):
 
     def _entry(self, entry: Any, feed_url: str) -> ScrapedListing | None:
         title = " ".join(str(entry.get("title", "")).split())
+        price_in_title = _price_in(title)
+        if price_in_title:  # "Road bike - $120": the price is not part of the name
+            title = title.removesuffix(price_in_title).rstrip(" -–|(").strip() or title
         link = absolute_url(feed_url, entry.get("link"))
         if not title or not link:
             return None
         url = canonical_url(link)
         summary_html = entry.get("summary", "") or ""
         summary = text_of(html_tree(summary_html).body) if summary_html else ""
-        raw_price = entry.get("price") or entry.get("g_price") or entry.get("enc_price") or _price_in(title)
+        raw_price = entry.get("price") or entry.get("g_price") or entry.get("enc_price") or price_in_title
         price, currency = parse_price(raw_price, entry.get("currency"))
         images = [e["href"] for e in entry.get("enclosures", []) if str(e.get("type", "")).startswith("image/")]
         images += [m["url"] for m in entry.get("media_content", []) if m.get("url") and m["url"] not in images]

@@ -1,0 +1,280 @@
+"""The simulator as a web server: a small ASGI app and a runner for tests (a thread) or the CLI (blocking)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+import uvicorn
+
+from spyglass.market.simulator import catalogue, pages
+from spyglass.market.simulator.catalogue import SimItem
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+#: The bearer token the simulated eBay token endpoint hands out.
+EBAY_TOKEN = "sim-ebay-application-token"
+#: A 1x1 grey JPEG, for every listing photo.
+PIXEL = bytes.fromhex(
+    "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c0b0b0c1912130f141d1a1f1e1d"
+    "1a1c1c20242e2720222c231c1c2837292c30313434341f27393d38323c2e333432ffc0000b080001000101011100ffc4001f000001050101"
+    "0101010100000000000000000102030405060708090a0bffda0008010100003f00d2cf20ffd9"
+)
+_KSL_SEGMENT = re.compile(r"/(keyword|priceFrom|priceTo|zip|miles)/([^/]+)")
+
+
+class Simulator:
+    """The market's state at the current step: fixed with ``set_step`` (tests) or advancing with the clock."""
+
+    def __init__(
+        self,
+        seed: int = 7,
+        *,
+        step_seconds: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        epoch: int | None = None,
+    ) -> None:
+        self.seed = seed
+        self.step_seconds = step_seconds
+        self.clock = clock
+        self.epoch = int(clock()) if epoch is None else epoch
+        self._fixed_step: int | None = None
+
+    @property
+    def step(self) -> int:
+        if self._fixed_step is not None:
+            return self._fixed_step
+        return max(0, int((self.clock() - self.epoch) / self.step_seconds))
+
+    def set_step(self, step: int) -> None:
+        """Freeze the market at ``step`` (tests); ``advance`` moves it on."""
+        self._fixed_step = max(0, step)
+
+    def advance(self, steps: int = 1) -> int:
+        self.set_step(self.step + steps)
+        return self.step
+
+    def search(
+        self, site: str, words: str = "", price_min: Decimal | None = None, price_max: Decimal | None = None
+    ) -> list[SimItem]:
+        """What ``site`` shows now for the search."""
+        return catalogue.search(self.seed, self.step, site, words, price_min, price_max)
+
+
+def endpoints(origin: str) -> dict[str, str]:
+    """``market_endpoints`` for every adapter the simulator serves (adapter name → base URL)."""
+    sites = ("craigslist", "facebook", "offerup", "ebay", "mercari", "ksl", "poshmark")
+    return {
+        **{site: f"{origin}/{site}" for site in sites},
+        "jsonld": f"{origin}/shop/search",
+        "rss": f"{origin}/shop/feed.rss",
+    }
+
+
+class SimulatorApp:
+    """ASGI app serving the simulated marketplaces under ``/<site>/...``."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.sim = simulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        if scope["method"] == "POST":
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if not message.get("more_body"):
+                    break
+        status, content_type, content = self.respond(scope, body)
+        headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(content)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    def respond(self, scope: Scope, body: bytes) -> tuple[int, str, bytes]:
+        """(status, content type, body) for a request."""
+        path: str = scope["path"]
+        query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        origin = _origin(scope, headers)
+        try:
+            result = self._route(path, query, headers, body, origin, self.sim.step)
+        except ValueError as exc:
+            return 400, "text/plain", str(exc).encode()
+        if result is None:
+            return 404, "text/plain", b"not found"
+        status, content_type, text = result
+        return status, content_type, text if isinstance(text, bytes) else text.encode()
+
+    def _route(
+        self, path: str, q: dict[str, str], headers: dict[str, str], body: bytes, origin: str, step: int
+    ) -> tuple[int, str, str | bytes] | None:
+        sim = self.sim
+        ok = 200
+        if path == "/robots.txt":
+            return ok, "text/plain", "User-agent: *\nAllow: /\n"
+        if path == "/":
+            return ok, pages.HTML, _index(origin, step)
+        if path == "/_sim/state":
+            return ok, pages.JSON, json.dumps({"seed": sim.seed, "step": step, "epoch": sim.epoch})
+        if path.startswith("/img/"):
+            return ok, "image/jpeg", PIXEL
+        if path == "/shop/search":
+            found = sim.search("shop", q.get("q", ""), _dec(q.get("min")), _dec(q.get("max")))
+            return ok, pages.HTML, pages.shop_search(found, step, origin)
+        if path == "/shop/feed.rss":
+            found = sim.search("shop", q.get("q", ""))
+            return ok, "application/rss+xml", pages.rss_feed(found, step, origin, sim.epoch, sim.step_seconds)
+        if path.startswith("/shop/item/"):
+            entry = _active(sim, path.rsplit("/", 1)[-1], "shop")
+            return (ok, pages.HTML, pages.shop_item(entry, step, origin)) if entry else None
+        if path == "/craigslist/Areas":
+            return ok, pages.JSON, pages.craigslist_areas(origin)
+        if path == "/craigslist/search/sss":
+            found = sim.search("craigslist", q.get("query", ""), _dec(q.get("min_price")), _dec(q.get("max_price")))
+            return ok, pages.HTML, pages.craigslist_search(found, step, origin)
+        if path == "/craigslist/web/v8/postings/search/full":
+            found = sim.search("craigslist", q.get("query", ""), _dec(q.get("min_price")), _dec(q.get("max_price")))
+            return ok, pages.JSON, pages.craigslist_sapi(found, step, origin, sim.epoch, sim.step_seconds)
+        if path.startswith("/facebook/marketplace/") and path.endswith("/search"):
+            found = sim.search("facebook", q.get("query", ""), _dec(q.get("minPrice")), _dec(q.get("maxPrice")))
+            return ok, pages.HTML, pages.facebook_search(found, step, origin)
+        if path == "/offerup/search":
+            found = sim.search("offerup", q.get("q", ""), _dec(q.get("price_min")), _dec(q.get("price_max")))
+            return ok, pages.HTML, pages.offerup_search(found, step, origin)
+        if path == "/mercari/search/":
+            low, high = _dec(q.get("minPrice")), _dec(q.get("maxPrice"))
+            found = sim.search(
+                "mercari", q.get("keyword", ""), low / 100 if low else None, high / 100 if high else None
+            )
+            return ok, pages.HTML, pages.mercari_search(found, step, origin, sim.epoch, sim.step_seconds)
+        if path.startswith("/ksl/search"):
+            parts = {name: unquote(value) for name, value in _KSL_SEGMENT.findall(path)}
+            found = sim.search(
+                "ksl", parts.get("keyword", ""), _dec(parts.get("priceFrom")), _dec(parts.get("priceTo"))
+            )
+            return ok, pages.HTML, pages.ksl_search(found, step, origin, sim.epoch, sim.step_seconds)
+        if path == "/poshmark/search":
+            found = sim.search("poshmark", q.get("query", ""))
+            return ok, pages.HTML, pages.poshmark_search(found, step, origin)
+        if path == "/ebay/sch/i.html":
+            found = sim.search("ebay", q.get("_nkw", ""), _dec(q.get("_udlo")), _dec(q.get("_udhi")))
+            return ok, pages.HTML, pages.ebay_results(found, step, origin)
+        if path == "/ebay/identity/v1/oauth2/token":
+            if not headers.get("authorization", "").startswith("Basic ") or b"client_credentials" not in body:
+                return 401, pages.JSON, json.dumps({"error": "invalid_client"})
+            return ok, pages.JSON, json.dumps({"access_token": EBAY_TOKEN, "expires_in": 7200})
+        if path == "/ebay/buy/browse/v1/item_summary/search":
+            if headers.get("authorization") != f"Bearer {EBAY_TOKEN}":
+                return 401, pages.JSON, json.dumps({"errors": [{"errorId": 1001, "message": "Invalid access token"}]})
+            low, high = _price_filter(q.get("filter", ""))
+            found = sim.search("ebay", q.get("q", ""), low, high)
+            return ok, pages.JSON, pages.ebay_api(found, step, origin, sim.epoch, sim.step_seconds)
+        return None
+
+
+def _origin(scope: Scope, headers: dict[str, str]) -> str:
+    host = headers.get("host")
+    if not host:
+        server = scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}"
+
+
+def _dec(value: str | None) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+
+
+def _price_filter(text: str) -> tuple[Decimal | None, Decimal | None]:
+    match = re.search(r"price:\[([\d.]*)\.\.([\d.]*)\]", text)
+    if match is None:
+        return None, None
+    return _dec(match.group(1)), _dec(match.group(2))
+
+
+def _active(sim: Simulator, raw_index: str, site: str) -> SimItem | None:
+    if not raw_index.isdigit():
+        return None
+    index = int(raw_index)
+    if index >= len(catalogue.items_until(sim.seed, sim.step)):
+        return None
+    entry = catalogue.item(sim.seed, index)
+    return entry if site in entry.sites and entry.active_at(sim.step) else None
+
+
+def _index(origin: str, step: int) -> str:
+    links = "".join(f'<li>{name}: <a href="{url}">{url}</a></li>' for name, url in endpoints(origin).items())
+    return pages._document(
+        "Spyglass marketplace simulator",
+        "",
+        f"<h1>Marketplace simulator</h1><p>Step {step}.</p><p>Set SPYGLASS_MARKET_ENDPOINTS to:</p><ul>{links}</ul>",
+    )
+
+
+class SimulatorServer:
+    """The simulator on ``host`` and a free port, in a background thread (for tests and benchmarks)."""
+
+    def __init__(self, simulator: Simulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.simulator = simulator
+        self.host = host
+        self.port = port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def endpoints(self) -> dict[str, str]:
+        return endpoints(self.origin)
+
+    def start(self) -> SimulatorServer:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(SimulatorApp(self.simulator), log_level="warning", lifespan="off", access_log=False)
+        server = self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(server.serve(sockets=[sock])), name="market-simulator", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the marketplace simulator did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(10)
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def serve_forever(simulator: Simulator, host: str = "127.0.0.1", port: int = 8090) -> None:
+    """Run the simulator in the foreground until interrupted (``spyglass demo-market``)."""
+    config = uvicorn.Config(SimulatorApp(simulator), host=host, port=port, log_level="info", lifespan="off")
+    uvicorn.Server(config).run()
