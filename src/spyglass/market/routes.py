@@ -7,5 +7,6 @@ from collections.abc import Sequence
 from litestar.types import ControllerRouterHandler
 
 from spyglass.market.api import API_ROUTES
+from spyglass.market.pages import PAGE_ROUTES
 
-ROUTES: Sequence[ControllerRouterHandler] = [*API_ROUTES]
+ROUTES: Sequence[ControllerRouterHandler] = [*API_ROUTES, *PAGE_ROUTES]
