@@ -10,7 +10,7 @@ from dnslib import QTYPE, RR, TXT
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 
-class TxtResolver(BaseResolver):  # type: ignore[misc]
+class TxtResolver(BaseResolver):
     """Answers TXT questions from ``records`` (name without the final dot -> texts); NXDOMAIN otherwise."""
 
     def __init__(self) -> None:
