@@ -7,6 +7,7 @@ search's location, from Craigslist's published area list (fetched once and cache
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -348,6 +349,16 @@ class CraigslistAdapter:
             params["postal"] = query.location.postal_code
             params["search_distance"] = max(1, round(query.radius_km / KM_PER_MILE))
         return params
+
+    def parse(self, text: str, url: str) -> list[ScrapedListing]:
+        """A saved search page, or a saved ``sapi`` response (JSON)."""
+        if text.lstrip().startswith("{"):
+            try:
+                data = json.loads(text)
+            except ValueError:
+                raise AdapterError("the Craigslist sapi response is not valid JSON") from None
+            return parse_sapi(data, url)
+        return parse_search_page(text, url)
 
     async def search(self, query: SearchQuery, fetch: Fetch) -> list[ScrapedListing]:
         base, area = await self.site(query, fetch)

@@ -8,6 +8,7 @@ them it reads ``/sch/i.html`` results (``li.s-item``), which is the fragile path
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -71,6 +72,16 @@ class EbayAdapter:
     def __init__(self, credentials: EbayCredentials | None = None) -> None:
         self.credentials = credentials
         self._token: tuple[str, float, str] | None = None  # (token, expires at, for client id)
+
+    def parse(self, text: str, url: str) -> list[ScrapedListing]:
+        """A saved results page, or a saved Browse API response (JSON)."""
+        if text.lstrip().startswith("{"):
+            try:
+                data = json.loads(text)
+            except ValueError:
+                raise AdapterError("the eBay Browse API response is not valid JSON") from None
+            return parse_api_response(data)
+        return parse_results_page(text, url)
 
     async def search(self, query: SearchQuery, fetch: Fetch) -> list[ScrapedListing]:
         if self.credentials is not None and query.options.get("mode") != "html":
