@@ -119,7 +119,7 @@ def test_demo_market_serves_the_simulator(tmp_path: Path) -> None:
                 state = httpx.get(f"http://127.0.0.1:{port}/_sim/state", timeout=1).json()
             except httpx.TransportError:
                 time.sleep(0.1)
-        assert state is not None, process.stderr.read().decode() if process.poll() is not None else "no answer"
+        assert state is not None, "the simulator did not answer"
         assert state["seed"] == 3 and state["step"] == 0
         results = httpx.get(f"http://127.0.0.1:{port}/craigslist/search/sss", timeout=5)
         assert results.status_code == 200 and "cl-static-search-result" in results.text
