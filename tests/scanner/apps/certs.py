@@ -26,7 +26,7 @@ _SAN = "subjectAltName=IP:127.0.0.1,DNS:localhost"
 
 
 @dataclass(frozen=True)
-class TestCertificates:
+class Certificates:
     ca: Path
     valid: tuple[Path, Path]  # (certificate, key) signed by the CA, valid for a year
     expiring: tuple[Path, Path]  # signed by the CA, expires in two days
@@ -45,7 +45,7 @@ def server_context(pair: tuple[Path, Path]) -> ssl.SSLContext:
     return context
 
 
-def make_certificates(folder: Path) -> TestCertificates:
+def make_certificates(folder: Path) -> Certificates:
     """Generate the CA and leaves in ``folder`` (about a second of openssl work)."""
 
     def openssl(*args: str) -> None:
@@ -67,4 +67,4 @@ def make_certificates(folder: Path) -> TestCertificates:
     expired = leaf("expired", "-startdate", "20200101000000Z", "-enddate", "20200201000000Z")
     openssl("req", "-x509", *_EC, "-keyout", "self.key", "-out", "self.pem", "-days", "30", "-subj", "/CN=localhost",
             "-addext", _SAN)  # fmt: skip
-    return TestCertificates(folder / "ca.pem", valid, expiring, expired, (folder / "self.pem", folder / "self.key"))
+    return Certificates(folder / "ca.pem", valid, expiring, expired, (folder / "self.pem", folder / "self.key"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 import secrets
-from urllib.parse import quote, quote_plus
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 from spyglass.scanner.checks.base import CheckContext, Exchange, InjectionPoint
 from spyglass.scanner.checks.passive._base import send
@@ -31,8 +31,16 @@ def injection_points(ctx: CheckContext, locations: tuple[str, ...] = INJECTABLE)
 
 
 def original_value(point: InjectionPoint) -> str:
-    """The value the crawler saw for the point's parameter ("" when none)."""
-    return next((value for name, value in point.params if name == point.parameter), "")
+    """The value the crawler saw for the point's parameter: in its params, else in the query of the page it was
+    found on ("" when unknown, e.g. an empty form field)."""
+    for name, value in point.params:
+        if name == point.parameter:
+            return value
+    if point.location == "query" and point.page_url and urlsplit(point.page_url).path == urlsplit(point.url).path:
+        for name, value in parse_qsl(urlsplit(point.page_url).query, keep_blank_values=True):
+            if name == point.parameter:
+                return value
+    return ""
 
 
 async def inject(ctx: CheckContext, point: InjectionPoint, value: str) -> Exchange | None:

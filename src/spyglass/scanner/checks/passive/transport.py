@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ssl
 import time
+import warnings
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
@@ -38,7 +39,8 @@ def _legacy_context(version: ssl.TLSVersion) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    with contextlib.suppress(ssl.SSLError, ValueError):
+    with contextlib.suppress(ssl.SSLError, ValueError), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # asking for the deprecated versions is the point
         context.set_ciphers("ALL:@SECLEVEL=0")
         context.minimum_version = version
         context.maximum_version = version
