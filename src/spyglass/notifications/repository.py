@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -184,14 +184,24 @@ async def release(
     return bool(getattr(result, "rowcount", 0))
 
 
-def deliveries_of(user_id: int | None) -> Select[Any]:
+def deliveries_of(user_id: int | None, *, status: str | None = None) -> Select[Any]:
     """The delivery log, newest first: one user's, or everybody's (admins) when ``user_id`` is None."""
-    statement = cast("Select[Any]", select(Delivery, Notification.event))
+    statement = select(Delivery)
     if user_id is not None:
         statement = owned_by(statement, Delivery, user_id)
-    return statement.join(Notification, Notification.id == Delivery.notification_id).order_by(
-        Delivery.created_at.desc(), Delivery.id.desc()
+    if status is not None:
+        statement = statement.where(Delivery.status == status)
+    return statement.order_by(Delivery.created_at.desc(), Delivery.id.desc())
+
+
+async def events_of(session: AsyncSession, notification_ids: list[int]) -> dict[int, str]:
+    """The event of each notification (for a page of the delivery log)."""
+    if not notification_ids:
+        return {}
+    rows = await session.execute(
+        select(Notification.id, Notification.event).where(Notification.id.in_(notification_ids))
     )
+    return {notification_id: event for notification_id, event in rows.all()}
 
 
 async def pending_digests(session: AsyncSession, *, older_than: datetime, limit: int) -> list[int]:

@@ -121,7 +121,7 @@ def _apply_quiet_hours(channel: Channel, data: ChannelInput) -> None:
 
 async def add_channel(session: AsyncSession, *, settings: Settings, user: User, data: ChannelInput) -> Channel:
     """Validate and add a channel. An email channel is verified when it is the account's verified address;
-    another address gets a confirmation link first."""
+    another address must be confirmed first (see :func:`request_verification`)."""
     count = await session.scalar(owned_by(select(func.count(Channel.id)), Channel, user.id)) or 0
     if count >= MAX_CHANNELS_PER_USER:
         raise Conflict(f"You can have at most {MAX_CHANNELS_PER_USER} channels; delete one first.")
@@ -149,21 +149,26 @@ async def add_channel(session: AsyncSession, *, settings: Settings, user: User, 
     _apply_quiet_hours(channel, data)
     session.add(channel)
     await session.flush()
-    if not channel.verified:
-        await outbox.notify(
-            session,
-            user_id=user.id,
-            event=outbox.EVENT_CHANNEL_VERIFY,
-            payload={
-                "to": channel.target,
-                "username": user.username,
-                "label": channel.label,
-                "link": f"{settings.base_url}/notifications/channels/{channel.id}/verify/"
-                f"{verification_token(settings.secret(), channel)}",
-            },
-            key=f"channel-verify:{channel.id}:{uuid.uuid4().hex}",
-        )
     return channel
+
+
+async def request_verification(session: AsyncSession, *, settings: Settings, user: User, channel: Channel) -> str:
+    """Queue the confirmation link for an email channel's address; returns the outbox key."""
+    key = f"channel-verify:{channel.id}:{uuid.uuid4().hex}"
+    await outbox.notify(
+        session,
+        user_id=user.id,
+        event=outbox.EVENT_CHANNEL_VERIFY,
+        payload={
+            "to": channel.target,
+            "username": user.username,
+            "label": channel.label,
+            "link": f"{settings.base_url}/notifications/channels/{channel.id}/verify/"
+            f"{verification_token(settings.secret(), channel)}",
+        },
+        key=key,
+    )
+    return key
 
 
 async def update_channel(session: AsyncSession, *, user: User, channel_id: int, data: ChannelInput) -> Channel:
