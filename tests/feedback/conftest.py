@@ -19,6 +19,13 @@ from spyglass.notifications.models import Notification
 from tests.conftest import BASE_URL
 from tests.support.client import app_client
 from tests.support.factories import DEFAULT_PASSWORD, create_user
+from tests.support.live_server import (  # noqa: F401 - fixtures of the chromium test
+    browser,
+    live_server,
+    live_server_factory,
+    page_context,
+    playwright_session,
+)
 from tests.support.web import login
 
 Client = httpx.AsyncClient
@@ -42,32 +49,32 @@ async def bob(services: Services) -> User:
 @pytest.fixture
 async def client(app: Litestar) -> AsyncIterator[Client]:
     """An anonymous browser; it also runs the app's start-up and shutdown."""
-    async with app_client(app, base_url=BASE_URL, follow_redirects=False) as browser:
-        yield browser
+    async with app_client(app, base_url=BASE_URL, follow_redirects=False) as http_client:
+        yield http_client
 
 
 async def _browser_for(app: Litestar, user: User) -> AsyncIterator[Client]:
-    async with app_client(app, base_url=BASE_URL, lifespan=False, follow_redirects=False) as browser:
-        await login(browser, user.username, DEFAULT_PASSWORD)
-        yield browser
+    async with app_client(app, base_url=BASE_URL, lifespan=False, follow_redirects=False) as http_client:
+        await login(http_client, user.username, DEFAULT_PASSWORD)
+        yield http_client
 
 
 @pytest.fixture
 async def alice_client(app: Litestar, client: Client, alice: User) -> AsyncIterator[Client]:
-    async for browser in _browser_for(app, alice):
-        yield browser
+    async for http_client in _browser_for(app, alice):
+        yield http_client
 
 
 @pytest.fixture
 async def bob_client(app: Litestar, client: Client, bob: User) -> AsyncIterator[Client]:
-    async for browser in _browser_for(app, bob):
-        yield browser
+    async for http_client in _browser_for(app, bob):
+        yield http_client
 
 
 @pytest.fixture
 async def admin_client(app: Litestar, client: Client, admin: User) -> AsyncIterator[Client]:
-    async for browser in _browser_for(app, admin):
-        yield browser
+    async for http_client in _browser_for(app, admin):
+        yield http_client
 
 
 async def all_feedback(services: Services) -> list[Feedback]:
