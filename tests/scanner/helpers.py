@@ -44,23 +44,26 @@ async def bearer(services: Services, user: User) -> dict[str, str]:
 async def make_target(services: Services, user: User, base_url: str, *, verified: bool = False, **fields: Any) -> int:
     """A target written straight to the database."""
     async with services.db.session(write=True) as session:
+        values: dict[str, Any] = {
+            "name": "Site",
+            "host": "127.0.0.1",
+            "include_paths": [],
+            "exclude_paths": [],
+            "max_depth": 3,
+            "max_pages": 20,
+            "max_requests": 200,
+            "time_limit_seconds": 60,
+            "requests_per_second": 50,
+            "concurrency": 4,
+            **fields,
+        }
         target = ScanTarget(
             user_id=user.id,
-            name=fields.pop("name", "Site"),
             base_url=base_url,
-            host=fields.pop("host", "127.0.0.1"),
-            include_paths=[],
-            exclude_paths=[],
-            max_depth=3,
-            max_pages=20,
-            max_requests=200,
-            time_limit_seconds=60,
-            requests_per_second=50,
-            concurrency=4,
             verification_token=new_verification_token(),
             verified_at=utcnow() if verified else None,
             verification_method="file" if verified else None,
-            **fields,
+            **values,
         )
         session.add(target)
         await session.flush()

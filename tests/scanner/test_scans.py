@@ -335,3 +335,57 @@ async def test_scans_and_findings_are_private(client: Client, services: Services
         scan = await session.get(Scan, scan_id)
         assert finding is not None and finding.status == "open"
         assert scan is not None and scan.status == "running"
+
+
+def many_pages_site(server: LocalHttpServer, *, pages: int, delay: float = 0.0) -> None:
+    """A home page linking to ``pages`` pages, each answering after ``delay`` seconds."""
+    links = "".join(f'<a href="/p/{n}">page {n}</a> ' for n in range(pages))
+
+    async def home(_: ServerRequest) -> Reply:
+        return Reply(200, f"<html><body>{links}</body></html>".encode(), {"content-type": "text/html"})
+
+    async def one(_: ServerRequest) -> Reply:
+        await asyncio.sleep(delay)
+        return Reply(200, b"<html><body>a page</body></html>", {"content-type": "text/html"})
+
+    server.route("/", home)
+    for n in range(pages):
+        server.route(f"/p/{n}", one)
+
+
+async def test_a_scan_stops_when_its_request_budget_is_spent(
+    client: Client, services: Services, engine: Engine
+) -> None:
+    alice = await create_user(services)
+    client.headers.update(await bearer(services, alice))
+    with LocalHttpServer() as server:
+        many_pages_site(server, pages=40)
+        target_id = await make_target(services, alice, server.url("/"), max_requests=12, max_pages=100)
+        scan_id = (await client.post(f"/api/v1/scanner/targets/{target_id}/scans", json={})).json()["id"]
+        scan = await wait_for_scan(services, scan_id)
+        served = len(server.requests)
+    assert scan.status == "succeeded" and scan.stopped_reason == "budget"
+    assert scan.requests_sent <= 12 and served <= 12
+    assert scan.pages_crawled < 40
+
+
+async def test_cancel_a_running_scan(client: Client, services: Services, engine: Engine) -> None:
+    alice = await create_user(services)
+    client.headers.update(await bearer(services, alice))
+    with LocalHttpServer() as server:
+        many_pages_site(server, pages=60, delay=0.2)
+        target_id = await make_target(services, alice, server.url("/"), max_pages=100, concurrency=1)
+        scan_id = (await client.post(f"/api/v1/scanner/targets/{target_id}/scans", json={})).json()["id"]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and server.hits("/p/0") + server.hits("/p/1") == 0:
+            await asyncio.sleep(0.05)
+        answer = await client.post(f"/api/v1/scanner/scans/{scan_id}/cancel")
+        assert answer.status_code == 202 and answer.json()["run_status"] == "running"
+        scan = await wait_for_scan(services, scan_id, timeout=10)
+        served = len(server.requests)
+        await asyncio.sleep(0.5)
+        assert len(server.requests) == served  # nothing sent after the scan stopped
+    assert scan.status == "cancelled" and scan.stopped_reason == "cancelled"
+    async with services.db.session() as session:
+        run = await session.get(Run, scan.run_id)
+        assert run is not None and run.status == "cancelled"
