@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborNode
 
 from spyglass.market.adapters.base import (
     FILTER_CONDITION,
@@ -32,10 +32,10 @@ from spyglass.market.adapters.parsing import (
     absolute_url,
     canonical_url,
     html_tree,
+    json_ld_scripts,
     listing_from_product,
     parse_datetime,
     parse_price,
-    script_json,
     stable_id,
     text_of,
 )
@@ -135,7 +135,7 @@ def parse_search_page(text: str, page_url: str) -> list[ScrapedListing]:
     gives listings without their own URL, identified by a hash of their fields.
     """
     tree = html_tree(text)
-    products = _ld_products(tree)
+    products = _ld_products(text)
     rows = [_static_row(node, page_url) for node in tree.css("li.cl-static-search-result")]
     rows += [_rendered_row(node, page_url) for node in tree.css("li.cl-search-result[data-pid]")]
     listings = [row for row in rows if row is not None]
@@ -156,8 +156,10 @@ def parse_search_page(text: str, page_url: str) -> list[ScrapedListing]:
     raise AdapterError("the Craigslist page has neither search results nor JSON-LD; the layout may have changed")
 
 
-def _ld_products(tree: LexborHTMLParser) -> list[dict[str, Any]]:
-    for block in script_json(tree, "script#ld_searchpage_results"):
+def _ld_products(text: str) -> list[dict[str, Any]]:
+    for script_id, block in json_ld_scripts(text):
+        if script_id != "ld_searchpage_results":
+            continue
         elements = block.get("itemListElement") if isinstance(block, dict) else None
         if isinstance(elements, list):
             return [e["item"] for e in elements if isinstance(e, dict) and isinstance(e.get("item"), dict)]

@@ -23,7 +23,7 @@ class JsonLdAdapter(PageAdapter):
         return url
 
     def parse(self, text: str, url: str) -> list[ScrapedListing]:
-        return products_from_structured_data(html_tree(text), marketplace=self.name, page_url=url)
+        return products_from_structured_data(html_tree(text), marketplace=self.name, page_url=url, text=text)
 
 
 ADAPTER = JsonLdAdapter()

@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
+import msgspec
 from price_parser import Price
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -43,6 +44,20 @@ _CURRENCY_SYMBOLS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "C$": 
 _ISO_CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
+def decode_json(text: str | bytes) -> Any:
+    """Parsed JSON (msgspec: about half the time of the standard library on large embedded blobs).
+
+    Raises ValueError for text that is not JSON.
+    """
+    try:
+        return _JSON_DECODER.decode(text)
+    except msgspec.DecodeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+_JSON_DECODER = msgspec.json.Decoder()
+
+
 def html_tree(text: str) -> LexborHTMLParser:
     """Parse ``text`` as HTML."""
     return LexborHTMLParser(text)
@@ -59,7 +74,10 @@ def absolute_url(base: str, href: str | None) -> str | None:
     """``href`` resolved against ``base``; None for an empty or non-web link."""
     if not href or not href.strip():
         return None
-    joined = urljoin(base, href.strip())
+    href = href.strip()
+    if href.startswith(("https://", "http://")) and " " not in href:
+        return href  # already absolute: urljoin would only cost time (pages list hundreds of images)
+    joined = urljoin(base, href)
     return joined if joined.startswith(("http://", "https://")) else None
 
 
@@ -127,7 +145,7 @@ def script_json(tree: LexborHTMLParser, selector: str) -> list[Any]:
         if not body.strip():
             continue
         try:
-            found.append(json.loads(body))
+            found.append(decode_json(body))
         except ValueError:
             continue
     return found
@@ -159,10 +177,43 @@ def find_dicts(data: Any, has_keys: Iterable[str]) -> Iterator[dict[str, Any]]:
 # -- structured data (JSON-LD, microdata, OpenGraph) -------------------------------------------------------------
 
 
-def json_ld(tree: LexborHTMLParser) -> list[dict[str, Any]]:
-    """Every JSON-LD object on the page, flattened out of ``@graph`` and top-level lists."""
+def json_ld_scripts(text: str) -> list[tuple[str, Any]]:
+    """``(id attribute, parsed JSON)`` of every ``<script type="application/ld+json">`` in the page's source.
+
+    A script's content is raw text in HTML (no entities, it ends at the first ``</script``), so the
+    blocks can be cut out of the source without building the whole tree: a few milliseconds for a
+    425 KB page instead of the tree's ten or more.
+    """
+    found: list[tuple[str, Any]] = []
+    lowered = text.lower() if "LD+JSON" in text or "Ld+Json" in text else text
+    position = 0
+    while (marker := lowered.find("application/ld+json", position)) != -1:
+        tag_start = lowered.rfind("<script", 0, marker)
+        tag_end = lowered.find(">", marker)
+        close = lowered.find("</script", tag_end)
+        position = marker + 19
+        if tag_start == -1 or tag_end == -1 or close == -1 or lowered.find(">", tag_start, marker) != -1:
+            continue  # the words are not inside a <script ...> tag
+        id_match = _ID_ATTRIBUTE.search(text, tag_start, tag_end)
+        try:
+            found.append((id_match.group(1) if id_match else "", decode_json(text[tag_end + 1 : close])))
+        except ValueError:
+            continue
+        position = close
+    return found
+
+
+_ID_ATTRIBUTE = re.compile(r"""\sid\s*=\s*["']?([^"'\s>]+)""", re.I)
+
+
+def json_ld(source: LexborHTMLParser | str) -> list[dict[str, Any]]:
+    """Every JSON-LD object on the page (its source text or its tree), flattened out of ``@graph`` and lists."""
     objects: list[dict[str, Any]] = []
-    for block in script_json(tree, 'script[type="application/ld+json"]'):
+    if isinstance(source, str):
+        blocks = [block for _id, block in json_ld_scripts(source)]
+    else:
+        blocks = script_json(source, 'script[type="application/ld+json"]')
+    for block in blocks:
         for item in block if isinstance(block, list) else [block]:
             if isinstance(item, dict) and isinstance(item.get("@graph"), list):
                 objects.extend(x for x in item["@graph"] if isinstance(x, dict))
@@ -334,11 +385,16 @@ def opengraph(tree: LexborHTMLParser) -> dict[str, str]:
     return tags
 
 
-def products_from_structured_data(tree: LexborHTMLParser, *, marketplace: str, page_url: str) -> list[ScrapedListing]:
-    """Listings from the page's JSON-LD, then microdata, then (for a single product page) OpenGraph tags."""
+def products_from_structured_data(
+    tree: LexborHTMLParser, *, marketplace: str, page_url: str, text: str | None = None
+) -> list[ScrapedListing]:
+    """Listings from the page's JSON-LD, then microdata, then (for a single product page) OpenGraph tags.
+
+    ``text`` (the page source, when the caller has it) lets JSON-LD be read without walking the tree.
+    """
     listings: list[ScrapedListing] = []
     seen: set[str] = set()
-    for product in [*_products(json_ld(tree)), *_products(microdata_items(tree))]:
+    for product in [*_products(json_ld(text if text is not None else tree)), *_products(microdata_items(tree))]:
         listing = listing_from_product(product, marketplace=marketplace, page_url=page_url)
         if listing is not None and listing.external_id not in seen:
             seen.add(listing.external_id)
