@@ -121,10 +121,16 @@ async def test_the_checklist_partial_shows_progress_and_links_until_dismissed(
         checklist = await onboarding.onboarding_status(session, alice.id)
     html = template.render(onboarding=checklist, csrf_input='<input type="hidden" name="_csrf_token" value="t">')
     assert "1 of 5 steps done" in html and 'value="1"' in html and 'max="5"' in html
-    assert '<a href="/market/searches">Create your first market search</a>' in html
+    assert '<a href="/market/searches/new">Create your first market search</a>' in html
     assert 'data-step="verify_email" data-done="true"' in html
     assert 'action="/onboarding/dismiss"' in html and 'name="_csrf_token"' in html
     async with services.db.session(write=True) as session:
         await onboarding.dismiss(session, user_id=alice.id)
         checklist = await onboarding.onboarding_status(session, alice.id)
     assert template.render(onboarding=checklist, csrf_input="").strip() == ""
+
+
+async def test_every_step_links_to_a_page_that_exists(alice_client: Client) -> None:
+    for step in onboarding.STEPS:
+        response = await alice_client.get(step.href)
+        assert response.status_code == 200, f"{step.key}: {step.href} answers {response.status_code}"

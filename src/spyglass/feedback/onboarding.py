@@ -40,14 +40,14 @@ STEPS: tuple[Step, ...] = (
         "add_channel",
         "Add a notification channel",
         "Email, Slack, Discord, Telegram, ntfy… wherever you want alerts.",
-        "/notifications/channels",
+        "/notifications",
         table="notification_channels",
     ),
     Step(
         "create_search",
         "Create your first market search",
         "Tell a market bot what to watch for.",
-        "/market/searches",
+        "/market/searches/new",
         table="market_searches",
     ),
     Step(
