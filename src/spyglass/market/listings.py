@@ -262,13 +262,11 @@ async def listing_detail(db: AsyncSession, *, user_id: int, listing_id: int) -> 
             (
                 await db.scalars(
                     select(Listing)
-                    .join(ListingMatch, ListingMatch.listing_id == Listing.id)
                     .where(
                         Listing.group_id == listing.group_id,
                         Listing.id != listing.id,
-                        ListingMatch.user_id == user_id,
+                        Listing.id.in_(select(ListingMatch.listing_id).where(ListingMatch.user_id == user_id)),
                     )
-                    .distinct()
                     .order_by(Listing.id)
                 )
             ).all()
