@@ -117,7 +117,7 @@ async def test_search_picks_the_nearest_site_from_the_cached_area_list(
 ) -> None:
     serve(server, "/Areas", captured("craigslist/areas.json"), "application/json")
     serve(server, "/search/sss", page("craigslist-static.html"))
-    adapter = CraigslistAdapter(areas_url=server.url("/Areas"))
+    adapter = CraigslistAdapter(areas_url="https://reference.craigslist.invalid/Areas")  # the endpoint's is used
     query = SearchQuery(
         keywords="kayak",
         terms="kayak",

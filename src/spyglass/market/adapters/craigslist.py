@@ -1,8 +1,9 @@
 """Craigslist: the search page (static results and its JSON-LD ItemList), or the ``sapi`` JSON endpoint.
 
 The site is chosen from ``options["site"]`` ("boston"), else the Craigslist area nearest to the
-search's location, from Craigslist's published area list (fetched once and cached), else
-``query.endpoint``. ``options["mode"] = "sapi"`` uses the JSON endpoint the search page itself calls.
+search's location, from Craigslist's published area list (fetched once and cached; with
+``query.endpoint`` set, the endpoint's ``/Areas``), else ``query.endpoint``.
+``options["mode"] = "sapi"`` uses the JSON endpoint the search page itself calls.
 """
 
 from __future__ import annotations
@@ -336,7 +337,9 @@ class CraigslistAdapter:
                 raise AdapterError(f"{site!r} is not a Craigslist site name (like 'boston' or 'sfbay')")
             return (query.endpoint or f"https://{site}.craigslist.org").rstrip("/"), None
         if query.location is not None:
-            areas_url = str(query.options.get("areas_url") or self.areas_url)
+            # An endpoint stands in for all of Craigslist (simulator, tests): its area list too.
+            default = f"{query.endpoint.rstrip('/')}/Areas" if query.endpoint else self.areas_url
+            areas_url = str(query.options.get("areas_url") or default)
             areas = await self.areas.get(fetch, areas_url)
             area = nearest_area(areas, query.location.latitude, query.location.longitude)
             return (query.endpoint or f"https://{area.hostname}.craigslist.org").rstrip("/"), area
