@@ -23,10 +23,9 @@ from spyglass.config import Settings
 from spyglass.core.db import utcnow
 from spyglass.core.services import Services
 from spyglass.engine.models import Run, RunStatus, WorkerHeartbeat
-from spyglass.notifications.outbox import notify
+from spyglass.notifications.outbox import EVENT_ADMIN_ALERT, notify
 
-#: The outbox event of admin alerts; payload: title, detail, severity, link, condition.
-EVENT_ADMIN_ALERT = "admin.alert"
+__all__ = ["EVENT_ADMIN_ALERT", "Alert", "check_and_alert", "find_alerts", "notify_admins"]
 
 WORKER_STOPPED = "worker_stopped"
 FAILURE_SPIKE = "failure_spike"
