@@ -36,6 +36,7 @@ from spyglass.market.geo import EARTH_RADIUS_KM, UnknownPlace, distance_km, reso
         ("Zurich", "Zürich, Switzerland", 47.36667, 8.55),  # accents folded
         ("SAO PAULO, brazil", "São Paulo, Brazil", -23.5475, -46.63611),
         ("München", "Munich, Germany", 48.13743, 11.57549),
+        ("Munchen", "Munich, Germany", 48.13743, 11.57549),
         ("  Boston ,  MA  ", "Boston, MA", 42.35843, -71.05977),
     ],
 )
@@ -70,6 +71,8 @@ def test_zip_codes_and_coordinates(text: str, expected: GeoPoint) -> None:
         (", MA", "enter a city name before the comma"),
         ("95, 200", "coordinates must be a latitude between -90 and 90 and a longitude between -180 and 180"),
         ("B" * 121, "a place name is at most 120 characters"),
+        # Alternate names are indexed in Latin script only.
+        ("Москва", "Spyglass does not know a city called 'Москва'; try a larger city or a ZIP code"),
     ],
 )
 def test_unknown_places_say_why(text: str, message: str) -> None:

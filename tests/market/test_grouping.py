@@ -282,6 +282,62 @@ def test_group_items_agrees_with_pairwise_rule() -> None:
         assert reached == set(group)
 
 
+def test_group_items_blocking_never_misses_a_pair() -> None:
+    # Dense data on the edges of the blocking: prices around the lowest bucket's edge (50-56) and
+    # bucket boundaries, unknown prices, photo hashes a few bits from a handful of originals, points
+    # a few kilometres apart, short and long titles sharing words.
+    rng = random.Random(23)
+    base_photos = [rng.getrandbits(64) for _ in range(3)]
+    vocabulary = ["trek", "fx", "3", "hybrid", "bike", "medium", "blue", "commuter"]
+    items = []
+    for index in range(160):
+        photo = None
+        if rng.random() < 0.6:
+            bits = rng.choice(base_photos)
+            for _ in range(rng.randrange(0, 14)):
+                bits ^= 1 << rng.randrange(64)
+            photo = f"{bits:016x}"
+        price = rng.choice([None, "45", "50", "54.99", "55", "55.56", "56", "90", "100", "111.11", "111.12", "123"])
+        point = rng.choice([(None, None), (42.36, -71.06), (42.40, -71.06), (42.45, -71.06)])
+        items.append(
+            (
+                index,
+                ItemSignature(
+                    title=" ".join(rng.sample(vocabulary, rng.randrange(1, 7))),
+                    price=None if price is None else Decimal(price),
+                    latitude=point[0],
+                    longitude=point[1],
+                    image_hash=photo,
+                    marketplace=rng.choice(["a", "b", "c", None]),
+                ),
+            )
+        )
+    group_of = {key: number for number, group in enumerate(group_items(items)) for key in group}
+    accepted = 0
+    for first in range(len(items)):
+        for second in range(first + 1, len(items)):
+            if same_item(items[first][1], items[second][1]):
+                accepted += 1
+                assert group_of[first] == group_of[second], (items[first], items[second])
+    assert accepted > 200  # the data really exercises the rule
+
+
+def test_group_items_finds_the_same_photo_under_a_reworded_title() -> None:
+    # Ten bits flipped, spread so that they touch every 8-bit byte of the hash: only a finer banding
+    # (eleven bands, one left intact by pigeonhole) brings the two listings together. Their titles
+    # share too few words for the title index to pair them.
+    photo = 0x9F3A5C7E1B2D4F60
+    flipped = photo
+    for bit in (0, 6, 12, 18, 24, 30, 36, 42, 48, 59):
+        flipped ^= 1 << bit
+    first = ItemSignature("Trek FX 3 Hybrid Bike - Medium", Decimal(450), None, None, f"{photo:016x}", "craigslist")
+    second = ItemSignature("Trek hybrid bicycle FX3, size M", Decimal(450), None, None, f"{flipped:016x}", "ebay")
+    assert hamming(f"{photo:016x}", f"{flipped:016x}") == MAX_IMAGE_DISTANCE
+    assert same_item(first, second)
+    others = [(f"other-{n}", signature(f"Lamp {n}", 20 + n, "craigslist")) for n in range(5)]
+    assert group_items([("a", first), *others, ("b", second)])[0] == ["a", "b"]
+
+
 def test_group_items_handles_thousands() -> None:
     rng = random.Random(11)
     words = [

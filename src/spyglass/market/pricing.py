@@ -28,6 +28,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TypeVar
 
@@ -152,6 +153,7 @@ def deal_score(price: Decimal, comparable_prices: Sequence[Decimal]) -> DealScor
     )
 
 
+@lru_cache(maxsize=8192)
 def title_key(title: str) -> str:
     """A title as compared: lower case, accents removed, punctuation as spaces ("Café-Table!" -> "cafe table")."""
     return utils.default_process(fold_text(title))
