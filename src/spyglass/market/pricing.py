@@ -28,8 +28,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
 from typing import TypeVar
 
 from rapidfuzz import fuzz, process, utils
