@@ -9,6 +9,13 @@ from spyglass.config import Settings
 from tests.conftest import make_settings
 from tests.market.shop import Shop
 from tests.support.http_server import LocalHttpServer
+from tests.support.live_server import (  # noqa: F401 - fixtures of the browser test
+    browser,
+    live_server_factory,
+    page,
+    page_context,
+    playwright_session,
+)
 
 
 @pytest.fixture
