@@ -14,6 +14,7 @@ from spyglass.market.adapters.craigslist import (
     CraigslistAdapter,
     nearest_area,
     parse_areas,
+    parse_posting,
     parse_sapi,
     parse_search_page,
 )
@@ -160,3 +161,20 @@ async def test_search_needs_a_site_or_location(fetcher: Fetcher) -> None:
         await CraigslistAdapter().search(SearchQuery(terms="kayak"), fetcher.fetch)
     with pytest.raises(AdapterError, match="not a Craigslist site"):
         await CraigslistAdapter().search(SearchQuery(terms="x", options={"site": "../evil"}), fetcher.fetch)
+
+
+def test_real_posting_pages() -> None:
+    posting = parse_posting(captured("craigslist/listing-details.html"), "https://boston.craigslist.org/x")
+    assert posting.external_id == "7692736931"
+    assert posting.url == "https://boston.craigslist.org/nos/for/d/peabody-solar-tea-light/7692736931.html"
+    assert (posting.title, posting.price, posting.currency) == ("Solar tea light", Decimal("5.00"), "USD")
+    assert posting.description == "Small solar tea light new inbox"
+    assert (posting.location, posting.latitude, posting.longitude) == ("Peabody, MA", 42.5326, -70.9612)
+    assert posting.posted_at == datetime(2023, 11, 30, 1, 23, 46, tzinfo=UTC)  # 20:23:46 -05:00
+    assert len(posting.images) == 4
+    single = parse_posting(captured("craigslist/listing-details-single-image.html"), "https://boston.craigslist.org/x")
+    assert (single.external_id, single.title, single.price) == ("7647759587", "1981 Kawasaki KZ75OH", Decimal("500.00"))
+    assert single.description == "Kawasaki - partially rebuilt and I have all the parts."
+    assert (single.location, single.condition) == ("Plymouth, MA", "fair")
+    assert single.images == ["https://images.craigslist.org/00N0N_chjyoxN0KD1_0CI0mC_600x450.jpg"]
+    assert CraigslistAdapter().parse(captured("craigslist/listing-details.html"), BOSTON)[0].external_id == "7692736931"

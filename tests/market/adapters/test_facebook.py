@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from spyglass.core.fetch import Fetcher
 from spyglass.market.adapters.base import AdapterError, SearchQuery
-from spyglass.market.adapters.facebook import ADAPTER
+from spyglass.market.adapters.facebook import ADAPTER, parse_item
 from tests.market.adapters.conftest import captured, serve
 from tests.support.http_server import LocalHttpServer
 
@@ -52,3 +53,21 @@ async def test_search_sends_the_city_and_price_filters(server: LocalHttpServer, 
     listings = await ADAPTER.search(query, fetcher.fetch)
     assert len(listings) == 24
     assert server.requests[-1].query == {"query": "harley", "minPrice": "1000", "maxPrice": "20000"}
+
+
+def test_real_item_page() -> None:
+    html = captured("facebook/listing-details.html")
+    item = parse_item(html, "https://www.facebook.com/marketplace/item/1677104469719388/?ref=search")
+    assert item.external_id == "1677104469719388"
+    assert item.url == "https://www.facebook.com/marketplace/item/1677104469719388/"
+    assert item.title == "2003 Harley-Davidson sportster 1200 100th anniversary"
+    assert (item.price, item.currency, item.condition) == (Decimal("4500.00"), "USD", "used")
+    assert item.description.startswith("2003 Harley Davidson Sportster 1200 100th Anniversary very clean bike")
+    assert item.description.endswith("bike also has screaming eagle pipes on it")
+    assert (item.location, item.latitude, item.longitude) == ("Epping, NH", 43.04019, -71.07286)
+    assert item.posted_at == datetime.fromtimestamp(1718233474, UTC)
+    assert item.seller == "Devan Bartlett"
+    assert len(item.images) == 6
+    assert ADAPTER.parse(html, SEARCH) == [item]
+    with pytest.raises(AdapterError, match="item page holds no listing data"):
+        parse_item('<script type="application/json">{"require": []}</script>', SEARCH)

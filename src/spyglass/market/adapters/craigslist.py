@@ -33,6 +33,7 @@ from spyglass.market.adapters.parsing import (
     absolute_url,
     canonical_url,
     html_tree,
+    json_ld,
     json_ld_scripts,
     listing_from_product,
     parse_datetime,
@@ -238,6 +239,42 @@ def _unique(listings: list[ScrapedListing]) -> list[ScrapedListing]:
     return unique
 
 
+# -- one posting ------------------------------------------------------------------------------------------------
+
+
+def parse_posting(text: str, page_url: str) -> ScrapedListing:
+    """One Craigslist posting page: its JSON-LD Product, completed from the page (id, body, time, condition)."""
+    tree = html_tree(text)
+    canonical = tree.css_first('link[rel="canonical"]')
+    url = canonical_url(absolute_url(page_url, canonical.attributes.get("href") if canonical else None) or page_url)
+    product = next((obj for obj in json_ld(text) if obj.get("@type") == "Product"), None)
+    listing = listing_from_product(product, marketplace="craigslist", page_url=url) if product else None
+    title = text_of(tree.css_first("#titletextonly"))
+    if listing is None:
+        if not title:
+            raise AdapterError("the Craigslist posting has no title or JSON-LD; the layout may have changed")
+        price, currency = parse_price(text_of(tree.css_first(".postingtitletext .price")) or None, "USD")
+        listing = ScrapedListing(marketplace="craigslist", external_id="", url=url, title=title, price=price,
+                                 currency=currency if price is not None else None)  # fmt: skip
+    listing.url = url
+    match = _POSTING_ID.search(url)
+    listing.external_id = match.group(1) if match else listing.external_id or stable_id(url)
+    listing.title = title or listing.title
+    body = tree.css_first("#postingbody")
+    if body is not None:
+        for noise in body.css(".print-information, .print-qrcode-container"):
+            noise.decompose()
+        listing.description = text_of(body) or listing.description
+    posted = tree.css_first(".postinginfos time[datetime], time.date.timeago[datetime]")
+    if posted is not None:
+        listing.posted_at = parse_datetime(posted.attributes.get("datetime")) or listing.posted_at
+    for attribute in tree.css(".attrgroup span"):
+        label, _, value = text_of(attribute).partition(":")
+        if label.strip().lower() == "condition" and value.strip():
+            listing.condition = value.strip().lower()
+    return listing
+
+
 # -- sapi JSON ------------------------------------------------------------------------------------------------
 
 
@@ -356,13 +393,15 @@ class CraigslistAdapter:
         return params
 
     def parse(self, text: str, url: str) -> list[ScrapedListing]:
-        """A saved search page, or a saved ``sapi`` response (JSON)."""
+        """A saved search page, a saved posting, or a saved ``sapi`` response (JSON)."""
         if text.lstrip().startswith("{"):
             try:
                 data = json.loads(text)
             except ValueError:
                 raise AdapterError("the Craigslist sapi response is not valid JSON") from None
             return parse_sapi(data, url)
+        if 'id="postingbody"' in text:  # one posting, not a search (spyglass market extract on a saved posting)
+            return [parse_posting(text, url)]
         return parse_search_page(text, url)
 
     async def search(self, query: SearchQuery, fetch: Fetch) -> list[ScrapedListing]:

@@ -13,7 +13,14 @@ from spyglass.market.adapters.base import (
     SearchQuery,
 )
 from spyglass.market.adapters.common import PageAdapter, build_url, search_terms
-from spyglass.market.adapters.parsing import canonical_url, find_dicts, html_tree, parse_price, script_json
+from spyglass.market.adapters.parsing import (
+    canonical_url,
+    find_dicts,
+    html_tree,
+    parse_datetime,
+    parse_price,
+    script_json,
+)
 from spyglass.market.adapters.registry import register_adapter
 
 LISTING_KEYS = ("marketplace_listing_title", "listing_price", "id")
@@ -38,6 +45,9 @@ class FacebookAdapter(PageAdapter):
         return build_url(self.base_url(query), path, params)
 
     def parse(self, text: str, url: str) -> list[ScrapedListing]:
+        """A search page's listings (or, for a saved item page, that one item)."""
+        if '"redacted_description"' in text:
+            return [parse_item(text, url)]
         tree = html_tree(text)
         blocks = script_json(tree, 'script[type="application/json"]')
         found = [item for block in blocks for item in find_dicts(block, LISTING_KEYS)]
@@ -80,6 +90,31 @@ class FacebookAdapter(PageAdapter):
             images=[photo] if photo else [],
             seller=seller,
         )
+
+
+def parse_item(text: str, page_url: str) -> ScrapedListing:
+    """One Facebook Marketplace item page (logged out): title, price, description, time, place, photos, seller."""
+    blocks = script_json(html_tree(text), 'script[type="application/json"]')
+    item = next((d for b in blocks for d in find_dicts(b, ("marketplace_listing_title", "redacted_description"))), None)
+    if item is None:
+        raise AdapterError("the Facebook item page holds no listing data; its format may have changed")
+    listing = ADAPTER._listing(item)
+    price_info = item.get("listing_price") or {}
+    listing.price, listing.currency = parse_price(price_info.get("amount"), price_info.get("currency") or "USD")
+    listing.description = " ".join(str((item.get("redacted_description") or {}).get("text") or "").split())
+    listing.location = (item.get("location_text") or {}).get("text") or listing.location
+    listing.posted_at = parse_datetime(item.get("creation_time"))
+    listing.condition = str(item["condition"]).replace("_", " ").lower() if item.get("condition") else None
+    photos: list[Any] = next((d["listing_photos"] for b in blocks for d in find_dicts(b, ("listing_photos",))), [])
+    listing.images = [p["image"]["uri"] for p in photos if isinstance(p, dict) and (p.get("image") or {}).get("uri")]
+    place = next(
+        (d["location"] for b in blocks for d in find_dicts(b, ("location",))
+         if isinstance(d.get("location"), dict) and "latitude" in d["location"]),
+        None,
+    )  # fmt: skip
+    if place is not None:
+        listing.latitude, listing.longitude = float(place["latitude"]), float(place["longitude"])
+    return listing
 
 
 def _whole(value: Any) -> int | None:
