@@ -202,6 +202,14 @@ def test_same_item_rule(change: dict[str, object], expected: bool) -> None:
     assert same_item(other, BIKE) is expected
 
 
+def test_non_finite_values_count_as_unknown() -> None:
+    odd = replace(BIKE, price=Decimal("NaN"), latitude=float("nan"), image_hash="not hex", marketplace="ebay")
+    # Unknown price, place and photo: the title alone decides (it is the same title).
+    assert same_item(BIKE, odd)
+    assert group_items([(1, BIKE), (2, odd)]) == [[1, 2]]
+    assert not same_item(BIKE, replace(odd, title="Trek bike helmet"))
+
+
 def test_small_prices_use_the_absolute_tolerance() -> None:
     lamp = ItemSignature("IKEA lamp", Decimal(20), None, None, None, "craigslist")
     assert same_item(lamp, replace(lamp, price=Decimal(25), marketplace="ebay"))  # 5 > 10% of 25

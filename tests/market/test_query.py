@@ -86,6 +86,7 @@ def test_operators(query: str, matching: list[str], not_matching: list[str]) -> 
         ("bike Bike (bike) OR bike", "bike"),
         ("a b OR b a OR a b", "(a b) OR (b a)"),
         ('"Red  Bike" Café', '"red bike" cafe'),
+        ("\u201cred bike\u201d -\u00abfor parts\u00bb", '"red bike" -"for parts"'),  # typographic quotes
         ('-"for parts" bike', '-"for parts" bike'),
         ("x -(a OR b)", "x -(a OR b)"),
         ("NOT NOT bike", "bike"),

@@ -74,7 +74,10 @@ MAX_IMAGE_PIXELS = 50_000_000
 
 @dataclass(frozen=True)
 class ItemSignature:
-    """What grouping knows about one listing; every field but the title may be unknown (None)."""
+    """What grouping knows about one listing; every field but the title may be unknown (None).
+
+    A price that is not a finite number and coordinates that are not finite count as unknown.
+    """
 
     title: str
     price: Decimal | None
@@ -144,13 +147,15 @@ def _prepare(signature: ItemSignature) -> _Prepared:
         except ValueError:
             bits = None
     point = None
-    if signature.latitude is not None and signature.longitude is not None:
-        point = (signature.latitude, signature.longitude)
+    latitude, longitude = signature.latitude, signature.longitude
+    if latitude is not None and longitude is not None and math.isfinite(latitude) and math.isfinite(longitude):
+        point = (latitude, longitude)
+    price = signature.price if signature.price is not None and signature.price.is_finite() else None
     title = title_key(signature.title)
     return _Prepared(
         marketplace=signature.marketplace or None,
-        price=signature.price,
-        highest_close_price=None if signature.price is None else _highest_close_price(signature.price),
+        price=price,
+        highest_close_price=None if price is None else _highest_close_price(price),
         point=point,
         image_bits=bits,
         title=title,

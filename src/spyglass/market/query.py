@@ -8,7 +8,8 @@ Market logic - how a query matches a listing's text:
   End a word with ``*`` to match any ending (``bik*`` matches "biker", "bikes").
 * Punctuation inside a word splits it into words that must follow each other: ``e-bike`` matches
   "e-bike" and "E Bike"; ``27"`` is the word ``27``. A token with no letter or digit is ignored.
-* **"Quoted phrases"** match their words next to each other, in order.
+* **"Quoted phrases"** match their words next to each other, in order (typographic quotes
+  “like these” and «like these» work too).
 * **Operators** are written in capitals: ``AND``, ``OR`` (also ``|``), ``NOT`` (also ``-word``,
   ``-"a phrase"``, ``-(a OR b)``). Words side by side mean AND. Lower-case "and", "or", "not" are
   ordinary words, so ``not working`` looks for both words.
@@ -37,7 +38,10 @@ MAX_TERMS = 40
 # Letters that Unicode does not decompose into a base letter plus an accent.
 _EXTRA_FOLDS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
 _WORD = re.compile(r"[^\W_]+")
-_OPERATOR_WORDS = {"AND": "AND", "OR": "OR", "NOT": "NOT"}
+_WORD_WITH_STAR = re.compile(r"([^\W_]+)(\*?)")
+_OPERATOR_WORDS = frozenset({"AND", "OR", "NOT"})
+# Phones and word processors turn "quotes" into typographic ones.
+_TYPOGRAPHIC_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
 
 
 class QueryError(ValueError):
@@ -195,7 +199,7 @@ class _Token:
 
 def _make_term(raw: str) -> _Term | None:
     words: list[tuple[str, bool]] = []
-    for match in re.finditer(r"([^\W_]+)(\*?)", fold_text(raw)):
+    for match in _WORD_WITH_STAR.finditer(fold_text(raw)):
         words.append((match.group(1), bool(match.group(2))))
     if not words:
         return None
@@ -236,7 +240,7 @@ def _tokenize(text: str) -> list[_Token]:
             raw = text[position:end]
             position = end
             if raw in _OPERATOR_WORDS:
-                tokens.append(_Token(_OPERATOR_WORDS[raw], raw))
+                tokens.append(_Token(raw, raw))
                 continue
             term = _make_term(raw)
             if term is not None:
@@ -362,7 +366,7 @@ def parse_query(text: str) -> Query:
     """Parse a saved search's keywords; raises :class:`QueryError` with a readable message when refused."""
     if len(text) > MAX_QUERY_LENGTH:
         raise QueryError(f"the query is longer than {MAX_QUERY_LENGTH} characters")
-    tokens = _tokenize(text)
+    tokens = _tokenize(text.translate(_TYPOGRAPHIC_QUOTES))
     if not any(token.kind == "TERM" for token in tokens):
         raise QueryError("enter at least one word to search for")
     root = _Parser(tokens).parse()
