@@ -14,6 +14,10 @@ import contextlib
 import secrets
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spyglass.config import Settings
 
 MAX_TOKENS = 100_000
 MAX_HITS_PER_TOKEN = 10
@@ -32,6 +36,21 @@ class CallbackHit:
     peer: str
     user_agent: str
     at: float
+
+
+async def start_from_settings(settings: Settings) -> CallbackListener | None:
+    """Start the listener the settings describe (None when ``scanner_callback_enabled`` is off).
+
+    A process starts one and puts its ``base_url`` in each plan's ``callback_base_url``; every scan of
+    the process shares it (tokens are unique per injection). Each worker process needs its own port
+    and public URL.
+    """
+    if not settings.scanner_callback_enabled:
+        return None
+    listener = CallbackListener(
+        settings.scanner_callback_host, settings.scanner_callback_port, settings.scanner_callback_public_url or None
+    )
+    return await listener.start()
 
 
 def listener_for(base_url: str | None) -> CallbackListener | None:

@@ -1,4 +1,6 @@
-"""Active checks against the vulnerable app (exact ground truth per check) and the clean app (nothing)."""
+"""Active checks against the vulnerable app: exact ground truth per check, and how each proves what it reports.
+
+The clean app is scanned by every check in test_full_scan.py."""
 
 from __future__ import annotations
 

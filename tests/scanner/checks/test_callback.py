@@ -8,6 +8,7 @@ import httpx
 
 from spyglass.scanner import callback
 from spyglass.scanner.callback import CallbackListener
+from tests.scanner.checks.support import scan_settings
 
 
 async def test_records_hits_of_issued_tokens_only() -> None:
@@ -47,3 +48,15 @@ async def test_public_url_and_garbage_requests() -> None:
         writer.close()
         _, writer2 = await asyncio.open_connection("127.0.0.1", listener.port)
         writer2.close()
+
+
+async def test_started_from_settings_only_when_enabled() -> None:
+    assert await callback.start_from_settings(scan_settings()) is None
+    settings = scan_settings(scanner_callback_enabled=True, scanner_callback_public_url="http://cb.example.test")
+    listener = await callback.start_from_settings(settings)
+    assert listener is not None
+    try:
+        assert listener.port > 0 and listener.base_url == "http://cb.example.test"
+        assert callback.listener_for("http://cb.example.test/") is listener
+    finally:
+        await listener.stop()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ssl
+import warnings
+
 import pytest
 
 from spyglass.scanner.checks.passive import CHECKS as PASSIVE_CHECKS
@@ -125,3 +128,18 @@ def test_parse_set_cookie() -> None:
     assert cookie is not None and cookie.name == "sid"
     assert cookie.attributes == {"path": "/", "secure": "", "httponly": "", "samesite": "Lax"}
     assert parse_set_cookie("garbage") is None
+
+
+async def test_tls_legacy_protocol_accepted(certs: Certificates) -> None:
+    legacy = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    legacy.load_cert_chain(str(certs.valid[0]), str(certs.valid[1]))
+    legacy.set_ciphers("ALL:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        legacy.minimum_version = ssl.TLSVersion.TLSv1
+    with AppServer(tls=legacy) as app:
+        async with crawled(app.url("/"), verify=certs.client_context()) as harness:
+            findings = await harness.run(TlsCheck(certs.client_context()))
+    assert [(f.type_id, f.details["problem"]) for f in findings] == [
+        ("tls-legacy-protocol", "the server accepts TLSv1")
+    ]
