@@ -167,7 +167,7 @@ async def price_dropped(session: AsyncSession, *, listing: Listing, old_price: D
             session,
             user_id=user_id,
             kind=AlertKind.PRICE_DROP,
-            key=f"drop:{listing.id}:{change_id}",
+            key=f"drop:{listing.id}:{change_id}:{user_id}",
             message=message,
             payload={**payload, "search_name": await _own_search_name(session, user_id=user_id, listing_id=listing.id)},
             listing_id=listing.id,
