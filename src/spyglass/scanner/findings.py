@@ -34,16 +34,20 @@ def finding_type_of(type_id: str, details: dict[str, Any] | None = None) -> Find
     try:
         return get_finding_type(type_id)
     except KeyError:
-        severity = str((details or {}).get("severity", "info"))
+        extra = details or {}
+        severity = str(extra.get("severity", "info"))
+        cwe = extra.get("cwe")
+        references = extra.get("references")
         return FindingType(
             id=type_id,
-            title=str((details or {}).get("title") or type_id)[:200],
-            family="other",
-            cwe=0,
+            title=str(extra.get("title") or type_id)[:200],
+            family=str(extra.get("source") or "other")[:32],
+            cwe=cwe if isinstance(cwe, int) and not isinstance(cwe, bool) else 0,
             owasp="",
             severity=severity if severity in SEVERITIES else "info",
-            description="",
-            remediation="",
+            description=str(extra.get("description") or ""),
+            remediation=str(extra.get("remediation") or ""),
+            references=tuple(str(r) for r in references) if isinstance(references, list) else (),
         )
 
 
@@ -138,7 +142,14 @@ def _fill_evidence(finding: Finding, candidate: FindingCandidate) -> None:
     finding.evidence = _cap(candidate.evidence)
     finding.request_excerpt = _cap(candidate.request)
     finding.response_excerpt = _cap(candidate.response)
-    finding.details = {k: v for k, v in candidate.details.items() if isinstance(v, str | int | float | bool | None)}
+    finding.details = {k: v for k, v in candidate.details.items() if _plain(v)}
+
+
+def _plain(value: Any) -> bool:
+    """JSON-safe scalars and lists of them (what the details column keeps)."""
+    if isinstance(value, list):
+        return len(value) <= 50 and all(isinstance(item, str | int | float | bool | None) for item in value)
+    return isinstance(value, str | int | float | bool | None)
 
 
 def _set_priority(

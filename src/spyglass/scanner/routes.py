@@ -23,7 +23,7 @@ from spyglass.core.errors import InvalidInput
 from spyglass.core.pagination import PageRequest, paginate
 from spyglass.core.services import Services
 from spyglass.core.tenancy import owned_by
-from spyglass.scanner import findings, schemas, service
+from spyglass.scanner import findings, schemas, service, web_reports
 from spyglass.scanner.contract import SEVERITIES
 from spyglass.scanner.models import Finding, FindingStatus, Scan, ScanStatus, ScanTarget
 from spyglass.web.api_docs import error_responses
@@ -677,4 +677,5 @@ ROUTES: Sequence[ControllerRouterHandler] = [
     finding_page,
     finding_status_form,
     compare_page,
+    *web_reports.ROUTES,
 ]

@@ -167,7 +167,7 @@ def finding_out(finding: Finding, *, full: bool = False) -> dict[str, Any]:
     if full:
         from spyglass.scanner.findings import finding_type_of
 
-        kind = finding_type_of(finding.type_id)
+        kind = finding_type_of(finding.type_id, finding.details)
         data.update(
             {
                 "payload": finding.payload,
