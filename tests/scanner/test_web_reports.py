@@ -8,7 +8,7 @@ import io
 import json
 from pathlib import Path
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
