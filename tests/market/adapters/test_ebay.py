@@ -95,3 +95,27 @@ async def test_without_credentials_the_results_page_is_read(server: LocalHttpSer
     listings = await EbayAdapter().search(query, fetcher.fetch)
     assert len(listings) == 2
     assert server.requests[-1].query == {"_nkw": "nikon z6", "_sop": "10", "_udhi": "1500", "LH_ItemCondition": "1000"}
+
+
+def test_configure_takes_the_keyset_and_area_list_from_the_settings() -> None:
+    from spyglass.market.adapters import configure, craigslist, ebay
+    from tests.market.adapters.conftest import fetch_settings
+
+    before = (ebay.ADAPTER.credentials, craigslist.ADAPTER.areas_url, craigslist.ADAPTER.areas.ttl)
+    try:
+        configure(
+            fetch_settings(
+                market_ebay_client_id="Spy-PRD-1",
+                market_ebay_client_secret="PRD-s3cret",
+                market_ebay_marketplace_id="EBAY_GB",
+                market_adapter_craigslist_areas_url="http://127.0.0.1:9/Areas",
+                market_adapter_areas_cache_seconds=60,
+            )
+        )
+        assert ebay.ADAPTER.credentials == EbayCredentials("Spy-PRD-1", "PRD-s3cret", "EBAY_GB")
+        assert "PRD-s3cret" not in repr(ebay.ADAPTER.credentials)
+        assert (craigslist.ADAPTER.areas_url, craigslist.ADAPTER.areas.ttl) == ("http://127.0.0.1:9/Areas", 60)
+        configure(fetch_settings())
+        assert ebay.ADAPTER.credentials is None  # no keyset: the HTML results page
+    finally:
+        ebay.ADAPTER.credentials, craigslist.ADAPTER.areas_url, craigslist.ADAPTER.areas.ttl = before
