@@ -15,6 +15,7 @@ from spyglass.config import Settings
 from spyglass.core.db import utcnow
 from spyglass.core.services import Services
 from spyglass.engine.models import WorkerHeartbeat
+from spyglass.feedback import onboarding
 from spyglass.feedback.admin_alerts import check_and_alert
 from spyglass.feedback.models import Feedback
 from spyglass.notifications.dispatcher import OutboxDispatcher
@@ -82,3 +83,24 @@ async def test_an_admin_alert_is_emailed_to_each_active_admin(services: Services
     assert "host node-7" in message_text(message)
     assert len(smtp_server.messages_to("ada@example.test")) == 1
     assert smtp_server.messages_to("old@example.test") == [] and smtp_server.messages_to("joe@example.test") == []
+
+
+async def test_the_welcome_email_is_sent_once_per_account(
+    services: Services, smtp_server: SmtpServer, alice: User
+) -> None:
+    for _ in range(2):  # asked twice (a retried request): one email
+        async with services.db.session(write=True) as session:
+            await onboarding.send_welcome(
+                session,
+                user_id=alice.id,
+                username=alice.username,
+                email=alice.email,
+                base_url=services.settings.base_url,
+            )
+    await drain(services)
+    message = smtp_server.wait_for_message(to="alice@example.test")
+    assert str(message["Subject"]) == "Welcome to Spyglass"
+    text = message_text(message)
+    assert "Hello alice," in text and "The checklist on your home page keeps track." in text
+    assert f"{services.settings.base_url}/" in text
+    assert len(smtp_server.messages_to("alice@example.test")) == 1

@@ -3,7 +3,8 @@
 Each step is read from the table of the feature that owns it, by table name with SQLAlchemy Core,
 so this module depends on no other feature's code; a table that does not exist (a feature not
 installed or not migrated yet) counts as "not done". The overview page includes
-``onboarding/checklist.html`` with the :class:`Checklist` from :func:`onboarding_status`.
+``onboarding/checklist.html`` with the :class:`Checklist` from :func:`onboarding_status`;
+:func:`send_welcome` queues the welcome email that points at it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.sql.expression import ColumnClause
 from spyglass.accounts.models import User
 from spyglass.core.db import utcnow
 from spyglass.feedback.models import UserOnboarding
+from spyglass.notifications.outbox import EVENT_WELCOME, notify
 
 
 @dataclass(frozen=True)
@@ -178,3 +180,19 @@ async def restore(session: AsyncSession, *, user_id: int) -> None:
     if state is not None:
         state.dismissed_at = None
         await session.flush()
+
+
+def welcome_key(user_id: int) -> str:
+    """The outbox key of a user's welcome email: one per account, however often it is asked for."""
+    return f"welcome:{user_id}"
+
+
+async def send_welcome(session: AsyncSession, *, user_id: int, username: str, email: str, base_url: str) -> None:
+    """Queue the welcome email (it points at the checklist) in the caller's transaction; idempotent."""
+    await notify(
+        session,
+        user_id=user_id,
+        event=EVENT_WELCOME,
+        payload={"to": email, "username": username, "link": f"{base_url}/"},
+        key=welcome_key(user_id),
+    )
