@@ -201,3 +201,36 @@ async def test_robots_txt_is_honoured(client: Client, services: Services, shop: 
     run = await execute_search(services, search_id, alice.id)
     assert run.status == RunStatus.FAILED.value and "robots.txt" in (run.error or "")
     assert shop.server.hits("/shop") == 0
+
+
+async def test_endpoint_override_from_the_settings(client: Client, services: Services, shop: Shop) -> None:
+    services.settings.market_endpoints = {"jsonld": shop.serve("/elsewhere", bikes())}
+    alice = await create_user(services)
+    client.headers.update(await bearer(services, alice))
+    search_id = await create_search(client, "https://unused.example/", keywords="helmet", options={})
+    run = await execute_search(services, search_id, alice.id)
+    assert run.status == RunStatus.SUCCEEDED.value, run.error
+    assert await matched_skus(services, search_id) == {"h1"}
+
+
+async def test_the_schedule_runs_a_new_search_in_the_embedded_engine(
+    client: Client, services: Services, shop: Shop
+) -> None:
+    from spyglass.engine.engine import Engine
+    from tests.engine.helpers import wait_until
+
+    services.settings.engine_tick_seconds = 0.05
+    alice = await create_user(services)
+    client.headers.update(await bearer(services, alice))
+    search_id = await create_search(client, shop.serve("/shop", bikes()), keywords="road bike NOT kids")
+    engine = Engine(services, mode="embedded", concurrency=4)
+    await engine.start()
+    try:
+
+        async def found() -> bool:
+            return (await get_search(services, search_id)).listings_found == 3
+
+        await wait_until(found, timeout=20)
+    finally:
+        await engine.stop(grace_seconds=1)
+    assert await matched_skus(services, search_id) == {"b1", "b2", "b4"}
