@@ -183,38 +183,43 @@ class OutboxDispatcher:
         except Exception:
             logger.exception("could not render notification", extra={"event": notification.event})
             message = None
-        async with self.services.db.session(write=True) as session:
-            delivery_id = await repository.begin_send(
-                session,
-                notification=notification,
-                destination=destination.key,
-                channel_id=destination.channel.id if destination.channel else None,
-                label=destination.label,
-            )
-        if delivery_id is None:
-            return DeliveryStatus.DELIVERED, None  # another dispatcher finished it meanwhile
+        # Mark "sending" only once a send slot is ours: the window in which a crash leaves the outcome
+        # unknown (and the destination is sent again) is then at most one send per slot.
+        async with self._sends:
+            async with self.services.db.session(write=True) as session:
+                delivery_id, current = await repository.begin_send(
+                    session,
+                    notification=notification,
+                    destination=destination.key,
+                    channel_id=destination.channel.id if destination.channel else None,
+                    label=destination.label,
+                )
+            if delivery_id is None:
+                return DeliveryStatus(current), None  # another dispatcher finished it meanwhile
+            status, error = await self._deliver(notification, destination, message)
+            async with self.services.db.session(write=True) as session:
+                await repository.finish_send(session, delivery_id=delivery_id, status=status, error=error)
+        return status, error
+
+    async def _deliver(
+        self, notification: Notification, destination: Destination, message: Message | None
+    ) -> tuple[DeliveryStatus, str | None]:
         kind = destination.kind.value
-        error: str | None = None
         try:
             if message is None:
                 raise DeliveryError("The message could not be rendered.", permanent=True)
-            async with self._sends:
-                async with asyncio.timeout(self.settings.notifications_send_timeout_seconds):
-                    await sender_for(kind).send(
-                        self.services, destination.target, message, self._envelope(notification, destination)
-                    )
+            async with asyncio.timeout(self.settings.notifications_send_timeout_seconds):
+                await sender_for(kind).send(
+                    self.services, destination.target, message, self._envelope(notification, destination)
+                )
         except (DeliveryError, TimeoutError) as exc:
             permanent = isinstance(exc, DeliveryError) and exc.permanent
-            error = str(exc) or "The delivery timed out."
-            status = DeliveryStatus.FAILED if permanent else DeliveryStatus.RETRYING
             self.metrics.failed.labels(kind, "yes" if permanent else "no").inc()
-        else:
-            status = DeliveryStatus.DELIVERED
-            self.metrics.sent.labels(kind).inc()
-            self.metrics.latency.labels(kind).observe(max(0.0, (utcnow() - notification.created_at).total_seconds()))
-        async with self.services.db.session(write=True) as session:
-            await repository.finish_send(session, delivery_id=delivery_id, status=status, error=error)
-        return status, error
+            error = str(exc) or "The delivery timed out."
+            return (DeliveryStatus.FAILED if permanent else DeliveryStatus.RETRYING), error
+        self.metrics.sent.labels(kind).inc()
+        self.metrics.latency.labels(kind).observe(max(0.0, (utcnow() - notification.created_at).total_seconds()))
+        return DeliveryStatus.DELIVERED, None
 
     def _render(self, notification: Notification, user: User, destination: Destination) -> Message:
         return render(

@@ -104,9 +104,9 @@ async def record_skip_or_digest(
 
 async def begin_send(
     session: AsyncSession, *, notification: Notification, destination: str, channel_id: int | None, label: str
-) -> int | None:
+) -> tuple[int | None, str]:
     """Mark a destination ``sending`` before the send (committed by the caller). Returns the delivery id,
-    or None when the destination is already done (another dispatcher finished it)."""
+    or None and the final status when the destination is already done (another dispatcher finished it)."""
     existing = await session.scalar(
         select(Delivery).where(Delivery.notification_id == notification.id, Delivery.destination == destination)
     )
@@ -122,12 +122,12 @@ async def begin_send(
         )
         session.add(delivery)
         await session.flush()
-        return delivery.id
+        return delivery.id, delivery.status
     if existing.status in FINAL_DELIVERY_STATES:
-        return None
+        return None, existing.status
     existing.status = DeliveryStatus.SENDING.value
     existing.attempt += 1
-    return existing.id
+    return existing.id, existing.status
 
 
 async def finish_send(session: AsyncSession, *, delivery_id: int, status: DeliveryStatus, error: str | None) -> None:
