@@ -18,7 +18,7 @@ import ssl
 
 from lxml import etree
 
-from tests.scanner.apps.server import AppServer, form_fields, page, text
+from tests.scanner.apps.server import AppServer, Route, form_fields, page, text
 from tests.scanner.apps.vulnerable import ITEMS, PRODUCTS
 from tests.support.http_server import Reply, ServerRequest
 
@@ -65,7 +65,7 @@ class CleanApp(AppServer):
         for path, handler in routes.items():
             self.route(path, self._secured(handler))
 
-    def _secured(self, handler):  # type: ignore[no-untyped-def]
+    def _secured(self, handler: Route) -> Route:
         async def wrapped(request: ServerRequest) -> Reply:
             if request.method == "TRACE":
                 reply = text("Method Not Allowed", status=405, headers={"Allow": "GET, HEAD, POST"})

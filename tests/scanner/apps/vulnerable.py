@@ -25,7 +25,7 @@ from pathlib import Path
 import jinja2
 from lxml import etree
 
-from tests.scanner.apps.server import AppServer, form_fields, page, text
+from tests.scanner.apps.server import AppServer, Route, form_fields, page, text
 from tests.support.http_server import Reply, ServerRequest
 
 
@@ -181,7 +181,7 @@ class VulnerableApp(AppServer):
         for path, handler in routes.items():
             self.route(path, self._with_banner(handler))
 
-    def _with_banner(self, handler):  # type: ignore[no-untyped-def]
+    def _with_banner(self, handler: Route) -> Route:
         async def wrapped(request: ServerRequest) -> Reply:
             try:
                 reply = await handler(request)
@@ -277,7 +277,8 @@ class VulnerableApp(AppServer):
 
     async def error(self, request: ServerRequest) -> Reply:
         try:
-            {}["missing"]  # a real exception for a real traceback
+            carts: dict[str, int] = {}
+            carts["missing"]  # a real exception for a real traceback
         except KeyError:
             trace = traceback.format_exc()
         return page("Server Error", f"<pre>{html.escape(trace)}</pre>", status=500)

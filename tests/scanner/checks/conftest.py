@@ -22,13 +22,15 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
 
 @pytest.fixture
 def vulnerable_app(tmp_path: Path) -> Iterator[VulnerableApp]:
-    with VulnerableApp(tmp_path) as app:
+    app = VulnerableApp(tmp_path)
+    with app:
         yield app
 
 
 @pytest.fixture
 def clean_app(certs: Certificates) -> Iterator[CleanApp]:
-    with CleanApp(tls=server_context(certs.valid)) as app:
+    app = CleanApp(tls=server_context(certs.valid))
+    with app:
         yield app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -32,7 +33,7 @@ async def test_passive_checks_find_nothing_on_the_clean_app(clean: Harness, cert
     assert await clean.run(*passive_checks(certs.client_context())) == []
 
 
-async def test_passive_scan_over_https_with_a_self_signed_certificate(tmp_path, certs: Certificates) -> None:
+async def test_passive_scan_over_https_with_a_self_signed_certificate(tmp_path: Path, certs: Certificates) -> None:
     with VulnerableApp(tmp_path, tls=server_context(certs.self_signed)) as app:
         async with crawled(app.url("/"), verify=False) as harness:
             found = await harness.keys(*passive_checks(certs.client_context()))
@@ -83,7 +84,7 @@ async def test_evidence_marks_the_matching_part_and_hides_cookies(vulnerable: Ha
         assert "4f2a9c1e7b" not in finding.request
 
 
-async def test_tls_expired_certificate(tmp_path, certs: Certificates) -> None:
+async def test_tls_expired_certificate(tmp_path: Path, certs: Certificates) -> None:
     with AppServer(tls=server_context(certs.expired)) as app:
         async with crawled(app.url("/"), verify=False) as harness:
             findings = await harness.run(TlsCheck(certs.client_context()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -19,6 +20,7 @@ from spyglass.scanner.checks.passive._evidence import (
 from spyglass.scanner.contract import FindingCandidate
 
 CSRF_FIELD = re.compile(r"csrf|xsrf|authenticity|nonce|token|__requestverification", re.IGNORECASE)
+Report = Callable[[FindingCandidate], Awaitable[None]]
 SAFE_PASSWORD_AUTOCOMPLETE = {"off", "new-password", "current-password"}  # an explicit, deliberate choice
 
 
@@ -76,7 +78,7 @@ class FormsCheck(CheckBase):
                     )
                 )
 
-    async def _over_http(self, page: Page, form: Form, report) -> None:  # type: ignore[no-untyped-def]
+    async def _over_http(self, page: Page, form: Form, report: Report) -> None:
         passwords = _password_fields(form)
         insecure = page.url.startswith("http://") or form.action.startswith("http://")
         if passwords and insecure:
@@ -93,7 +95,7 @@ class FormsCheck(CheckBase):
                 )
             )
 
-    async def _csrf(self, page: Page, form: Form, report) -> None:  # type: ignore[no-untyped-def]
+    async def _csrf(self, page: Page, form: Form, report: Report) -> None:
         if any(field.type == "hidden" and CSRF_FIELD.search(field.name) for field in form.fields):
             return
         body = page.exchange.body

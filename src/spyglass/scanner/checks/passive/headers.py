@@ -51,7 +51,9 @@ def _csp_missing(page: Page) -> str | None:
 
 def _csp_weak(page: Page) -> str | None:
     value = _header(page, "content-security-policy")
-    return "; ".join(csp_weaknesses(value)) or None if value else None
+    if not value:
+        return None
+    return "; ".join(csp_weaknesses(value)) or None
 
 
 def _hsts(page: Page) -> str | None:
