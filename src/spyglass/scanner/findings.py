@@ -212,6 +212,7 @@ async def complete_scan(
     stopped_reason: str | None,
     high_risk_priority: int,
     error: str | None = None,
+    notify_completion: bool = True,
 ) -> ScanTotals:
     """Write a scan's final counts, risk score and status, and queue its notifications (idempotent:
     the outbox keys are per scan and per target fingerprint)."""
@@ -228,6 +229,8 @@ async def complete_scan(
             select(Finding).where(Finding.scan_id == scan.id).order_by(Finding.priority.desc(), Finding.id).limit(5)
         )
     ).all()
+    if not notify_completion:
+        return totals
     await notify(
         session,
         user_id=scan.user_id,

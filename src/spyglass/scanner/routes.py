@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from litestar import Request, delete, get, patch, post
+from litestar.datastructures import UploadFile
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT, HTTP_303_SEE_OTHER
@@ -23,7 +24,7 @@ from spyglass.core.errors import InvalidInput
 from spyglass.core.pagination import PageRequest, paginate
 from spyglass.core.services import Services
 from spyglass.core.tenancy import owned_by
-from spyglass.scanner import findings, schemas, service, web_reports
+from spyglass.scanner import findings, import_service, schemas, service, web_reports
 from spyglass.scanner.contract import SEVERITIES
 from spyglass.scanner.models import Finding, FindingStatus, Scan, ScanStatus, ScanTarget
 from spyglass.web.api_docs import error_responses
@@ -252,6 +253,31 @@ async def launch_scan_api(
         db, settings=services.settings, target=target, profile=profile, families=families, active=active
     )
     return schemas.scan_out(scan)
+
+
+@post(
+    "/api/v1/scanner/targets/{target_id:int}/imports",
+    guards=[require_user],
+    tags=TAGS,
+    summary="Import another scanner's report",
+    status_code=HTTP_201_CREATED,
+    opt=CONTROLS,
+    responses=error_responses(400, 401, 404, 413, 422, 429),
+)
+async def import_api(
+    db: AsyncSession, services: Services, me: CurrentUser, target_id: Id, data: JSONBody[schemas.ImportIn]
+) -> dict[str, Any]:
+    """Import an OWASP ZAP JSON, Nuclei JSONL, Wapiti JSON or SARIF report into the target as a finished
+    scan (findings about other hosts are left out)."""
+    target = await service.get_target(db, user_id=me.id, target_id=target_id)
+    source, found = import_service.parse_upload(data.content, data.format)
+    result = await import_service.import_findings(db, target=target, source=source, imported=found)
+    return {
+        "scan": schemas.scan_out(result.scan),
+        "source": result.source,
+        "imported": result.imported,
+        "skipped_other_hosts": result.skipped_other_hosts,
+    }
 
 
 @get("/api/v1/scanner/scans", guards=[require_user], tags=TAGS, summary="List your scans")
@@ -541,6 +567,25 @@ async def launch_scan_form(
     return Redirect(f"/scanner/scans/{scan.id}", status_code=HTTP_303_SEE_OTHER)
 
 
+@post("/scanner/targets/{target_id:int}/imports", guards=[require_user], include_in_schema=False, opt=CONTROLS)
+async def import_form(
+    request: Request[Any, Any, Any], db: AsyncSession, services: Services, me: CurrentUser, target_id: Id
+) -> Template | Redirect:
+    target = await service.get_target(db, user_id=me.id, target_id=target_id)
+    submitted = await request.form()
+    upload = submitted.get("file")
+    content = await upload.read() if isinstance(upload, UploadFile) else b""
+    try:
+        source, found = import_service.parse_upload(content, str(submitted.get("format", "")))
+    except InvalidInput as exc:
+        errors = exc.detail if isinstance(exc.detail, dict) else {"file": exc.message}
+        return await _target_page(db, services, me, target_id, errors=errors, status_code=422)
+    result = await import_service.import_findings(db, target=target, source=source, imported=found)
+    skipped = f" ({result.skipped_other_hosts} about other hosts left out)" if result.skipped_other_hosts else ""
+    flash(request, f"Imported {result.imported} findings from {result.source}{skipped}.", "success")
+    return Redirect(f"/scanner/scans/{result.scan.id}", status_code=HTTP_303_SEE_OTHER)
+
+
 @get("/scanner/scans/{scan_id:int}", guards=[require_user], include_in_schema=False)
 async def scan_page(
     db: AsyncSession,
@@ -658,6 +703,7 @@ ROUTES: Sequence[ControllerRouterHandler] = [
     verify_target_api,
     target_trend_api,
     launch_scan_api,
+    import_api,
     list_scans_api,
     get_scan_api,
     cancel_scan_api,
@@ -672,6 +718,7 @@ ROUTES: Sequence[ControllerRouterHandler] = [
     delete_target_form,
     verify_target_form,
     launch_scan_form,
+    import_form,
     scan_page,
     cancel_scan_form,
     finding_page,

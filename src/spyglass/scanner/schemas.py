@@ -68,6 +68,13 @@ class ScanLaunchIn(msgspec.Struct, forbid_unknown_fields=True):
     families: list[str] = msgspec.field(default_factory=list)
 
 
+class ImportIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Another scanner's report: the file's text and its ``format`` (zap, nuclei, wapiti, sarif; omit to detect)."""
+
+    content: str
+    format: Literal["zap", "nuclei", "wapiti", "sarif"] | None = None
+
+
 class FindingStatusIn(msgspec.Struct, forbid_unknown_fields=True):
     """A decision about a finding; ``accepted_risk`` needs ``accepted_days`` (1–3650)."""
 
