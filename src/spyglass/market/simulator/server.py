@@ -84,8 +84,13 @@ def endpoints(origin: str) -> dict[str, str]:
 class SimulatorApp:
     """ASGI app serving the simulated marketplaces under ``/<site>/...``."""
 
-    def __init__(self, simulator: Simulator) -> None:
+    def __init__(self, simulator: Simulator, cache_size: int = 1024) -> None:
         self.sim = simulator
+        # Pages are a pure function of (step, origin, method, path, query): cache them within a step so a
+        # benchmark's thousand searches measure Spyglass, not the simulator's rendering.
+        self.cache_size = cache_size
+        self._cache: dict[tuple[Any, ...], tuple[int, str, bytes]] = {}
+        self._cache_step = -1
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,19 +102,37 @@ class SimulatorApp:
                 body += message.get("body", b"")
                 if not message.get("more_body"):
                     break
-        status, content_type, content = self.respond(scope, body)
+        status, content_type, content = self.cached_respond(scope, body)
         headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(content)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
-    def respond(self, scope: Scope, body: bytes) -> tuple[int, str, bytes]:
-        """(status, content type, body) for a request."""
+    def cached_respond(self, scope: Scope, body: bytes) -> tuple[int, str, bytes]:
+        """``respond``, from the cache for GETs already answered at this step."""
+        if scope["method"] != "GET":
+            return self.respond(scope, body)
+        step = self.sim.step
+        if step != self._cache_step:
+            self._cache.clear()
+            self._cache_step = step
+        host = next((v for k, v in scope.get("headers", []) if k.lower() == b"host"), b"")
+        key = (host, scope["path"], scope.get("query_string", b""))
+        answer = self._cache.get(key)
+        if answer is None:
+            answer = self.respond(scope, body, step=step)
+            if len(self._cache) >= self.cache_size:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = answer
+        return answer
+
+    def respond(self, scope: Scope, body: bytes, *, step: int | None = None) -> tuple[int, str, bytes]:
+        """(status, content type, body) for a request, at ``step`` (default: the simulator's current step)."""
         path: str = scope["path"]
         query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
         origin = _origin(scope, headers)
         try:
-            result = self._route(path, query, headers, body, origin, self.sim.step)
+            result = self._route(path, query, headers, body, origin, self.sim.step if step is None else step)
         except ValueError as exc:
             return 400, "text/plain", str(exc).encode()
         if result is None:
@@ -122,6 +145,10 @@ class SimulatorApp:
     ) -> tuple[int, str, str | bytes] | None:
         sim = self.sim
         ok = 200
+
+        def find(site: str, words: str = "", low: Decimal | None = None, high: Decimal | None = None) -> list[SimItem]:
+            return catalogue.search(sim.seed, step, site, words, low, high)
+
         if path == "/robots.txt":
             return ok, "text/plain", "User-agent: *\nAllow: /\n"
         if path == "/":
@@ -131,45 +158,41 @@ class SimulatorApp:
         if path.startswith("/img/"):
             return ok, "image/jpeg", PIXEL
         if path == "/shop/search":
-            found = sim.search("shop", q.get("q", ""), _dec(q.get("min")), _dec(q.get("max")))
+            found = find("shop", q.get("q", ""), _dec(q.get("min")), _dec(q.get("max")))
             return ok, pages.HTML, pages.shop_search(found, step, origin)
         if path == "/shop/feed.rss":
-            found = sim.search("shop", q.get("q", ""))
+            found = find("shop", q.get("q", ""))
             return ok, "application/rss+xml", pages.rss_feed(found, step, origin, sim.epoch, sim.step_seconds)
         if path.startswith("/shop/item/"):
-            entry = _active(sim, path.rsplit("/", 1)[-1], "shop")
+            entry = _active(sim.seed, step, path.rsplit("/", 1)[-1], "shop")
             return (ok, pages.HTML, pages.shop_item(entry, step, origin)) if entry else None
         if path == "/craigslist/Areas":
             return ok, pages.JSON, pages.craigslist_areas(origin)
         if path == "/craigslist/search/sss":
-            found = sim.search("craigslist", q.get("query", ""), _dec(q.get("min_price")), _dec(q.get("max_price")))
+            found = find("craigslist", q.get("query", ""), _dec(q.get("min_price")), _dec(q.get("max_price")))
             return ok, pages.HTML, pages.craigslist_search(found, step, origin)
         if path == "/craigslist/web/v8/postings/search/full":
-            found = sim.search("craigslist", q.get("query", ""), _dec(q.get("min_price")), _dec(q.get("max_price")))
+            found = find("craigslist", q.get("query", ""), _dec(q.get("min_price")), _dec(q.get("max_price")))
             return ok, pages.JSON, pages.craigslist_sapi(found, step, origin, sim.epoch, sim.step_seconds)
         if path.startswith("/facebook/marketplace/") and path.endswith("/search"):
-            found = sim.search("facebook", q.get("query", ""), _dec(q.get("minPrice")), _dec(q.get("maxPrice")))
+            found = find("facebook", q.get("query", ""), _dec(q.get("minPrice")), _dec(q.get("maxPrice")))
             return ok, pages.HTML, pages.facebook_search(found, step, origin)
         if path == "/offerup/search":
-            found = sim.search("offerup", q.get("q", ""), _dec(q.get("price_min")), _dec(q.get("price_max")))
+            found = find("offerup", q.get("q", ""), _dec(q.get("price_min")), _dec(q.get("price_max")))
             return ok, pages.HTML, pages.offerup_search(found, step, origin)
         if path == "/mercari/search/":
             low, high = _dec(q.get("minPrice")), _dec(q.get("maxPrice"))
-            found = sim.search(
-                "mercari", q.get("keyword", ""), low / 100 if low else None, high / 100 if high else None
-            )
+            found = find("mercari", q.get("keyword", ""), low / 100 if low else None, high / 100 if high else None)
             return ok, pages.HTML, pages.mercari_search(found, step, origin, sim.epoch, sim.step_seconds)
         if path.startswith("/ksl/search"):
             parts = {name: unquote(value) for name, value in _KSL_SEGMENT.findall(path)}
-            found = sim.search(
-                "ksl", parts.get("keyword", ""), _dec(parts.get("priceFrom")), _dec(parts.get("priceTo"))
-            )
+            found = find("ksl", parts.get("keyword", ""), _dec(parts.get("priceFrom")), _dec(parts.get("priceTo")))
             return ok, pages.HTML, pages.ksl_search(found, step, origin, sim.epoch, sim.step_seconds)
         if path == "/poshmark/search":
-            found = sim.search("poshmark", q.get("query", ""))
+            found = find("poshmark", q.get("query", ""))
             return ok, pages.HTML, pages.poshmark_search(found, step, origin)
         if path == "/ebay/sch/i.html":
-            found = sim.search("ebay", q.get("_nkw", ""), _dec(q.get("_udlo")), _dec(q.get("_udhi")))
+            found = find("ebay", q.get("_nkw", ""), _dec(q.get("_udlo")), _dec(q.get("_udhi")))
             return ok, pages.HTML, pages.ebay_results(found, step, origin)
         if path == "/ebay/identity/v1/oauth2/token":
             if not headers.get("authorization", "").startswith("Basic ") or b"client_credentials" not in body:
@@ -179,7 +202,7 @@ class SimulatorApp:
             if headers.get("authorization") != f"Bearer {EBAY_TOKEN}":
                 return 401, pages.JSON, json.dumps({"errors": [{"errorId": 1001, "message": "Invalid access token"}]})
             low, high = _price_filter(q.get("filter", ""))
-            found = sim.search("ebay", q.get("q", ""), low, high)
+            found = find("ebay", q.get("q", ""), low, high)
             return ok, pages.JSON, pages.ebay_api(found, step, origin, sim.epoch, sim.step_seconds)
         return None
 
@@ -208,14 +231,14 @@ def _price_filter(text: str) -> tuple[Decimal | None, Decimal | None]:
     return _dec(match.group(1)), _dec(match.group(2))
 
 
-def _active(sim: Simulator, raw_index: str, site: str) -> SimItem | None:
+def _active(seed: int, step: int, raw_index: str, site: str) -> SimItem | None:
     if not raw_index.isdigit():
         return None
     index = int(raw_index)
-    if index >= len(catalogue.items_until(sim.seed, sim.step)):
+    if index >= catalogue.INITIAL_ITEMS + step * catalogue.NEW_PER_STEP:
         return None
-    entry = catalogue.item(sim.seed, index)
-    return entry if site in entry.sites and entry.active_at(sim.step) else None
+    entry = catalogue.item(seed, index)
+    return entry if site in entry.sites and entry.active_at(step) else None
 
 
 def _index(origin: str, step: int) -> str:
