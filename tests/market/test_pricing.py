@@ -154,6 +154,28 @@ def test_deal_score_properties(market: list[Decimal], price: Decimal) -> None:
     assert cheaper_score.percentile <= score.percentile
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    raw=st.lists(
+        st.decimals(min_value=-10, max_value=100_000, places=2)
+        | st.sampled_from([Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity")]),
+        max_size=40,
+    )
+)
+def test_market_stats_properties(raw: list[Decimal]) -> None:
+    stats = market_stats(raw)
+    kept = market_prices(raw)
+    if stats is None:
+        assert kept == []
+        return
+    assert stats.count == len(kept) > 0
+    assert stats.count + stats.excluded == len(raw)
+    assert stats.minimum <= stats.q1 <= stats.median <= stats.q3 <= stats.maximum
+    usable = [price for price in raw if price.is_finite() and price > 0]
+    reference = statistics.median(usable)
+    assert kept == sorted(price for price in usable if reference / 10 <= price <= reference * 10)
+
+
 def test_title_key_and_shared_words() -> None:
     assert title_key("Café-Table, SOLID oak!") == "cafe table  solid oak"
     assert shared_word_fraction(title_key("Trek FX 3 hybrid bike"), title_key("trek fx 3 bike rack")) == 0.8
