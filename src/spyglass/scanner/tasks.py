@@ -15,11 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from spyglass.config import Settings
 from spyglass.core.db import utcnow
 from spyglass.core.services import Services
 from spyglass.engine.context import RunContext
 from spyglass.engine.kinds import JobKind, PermanentError, RetryPolicy, register_kind
 from spyglass.scanner import findings, service, verification
+from spyglass.scanner.callback import CallbackListener, start_from_settings
 from spyglass.scanner.contract import FindingCandidate, ScanAuth, ScanPlan, ScanProgress, ScanSummary
 from spyglass.scanner.models import Scan, ScanStatus, ScanTarget
 
@@ -32,6 +34,29 @@ def _pipeline() -> Pipeline:
     module = importlib.import_module("spyglass.scanner.pipeline")
     run: Pipeline = module.run_pipeline
     return run
+
+
+_CALLBACKS: dict[asyncio.AbstractEventLoop, CallbackListener] = {}
+_CALLBACK_LOCKS: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+
+async def callback_base_url(settings: Settings) -> str | None:
+    """The SSRF callback listener's public URL, starting the process's listener on first use (None when
+    ``scanner_callback_enabled`` is off). One listener per event loop, shared by every scan in it."""
+    if not settings.scanner_callback_enabled:
+        return None
+    loop = asyncio.get_running_loop()
+    for stale in [other for other in _CALLBACKS if other.is_closed()]:
+        del _CALLBACKS[stale]
+        _CALLBACK_LOCKS.pop(stale, None)
+    async with _CALLBACK_LOCKS.setdefault(loop, asyncio.Lock()):
+        listener = _CALLBACKS.get(loop)
+        if listener is None:
+            listener = await start_from_settings(settings)
+            if listener is None:
+                return None
+            _CALLBACKS[loop] = listener
+    return listener.base_url
 
 
 def scan_auth(auth: dict[str, Any] | None) -> ScanAuth | None:
@@ -48,7 +73,9 @@ def scan_auth(auth: dict[str, Any] | None) -> ScanAuth | None:
     )
 
 
-def build_plan(target: ScanTarget, scan: Scan, *, active_allowed: bool) -> ScanPlan:
+def build_plan(
+    target: ScanTarget, scan: Scan, *, active_allowed: bool, callback_base_url: str | None = None
+) -> ScanPlan:
     """What the pipeline needs to scan ``target`` once, with the scan's profile and families."""
     return ScanPlan(
         base_url=target.base_url,
@@ -63,6 +90,7 @@ def build_plan(target: ScanTarget, scan: Scan, *, active_allowed: bool) -> ScanP
         requests_per_second=target.requests_per_second,
         concurrency=target.concurrency,
         auth=scan_auth(target.auth),
+        callback_base_url=callback_base_url,
         active_allowed=active_allowed,
     )
 
@@ -181,7 +209,8 @@ async def run_scan(ctx: RunContext) -> dict[str, Any]:
         if active:
             await ctx.progress(1, "re-checking ownership")
             await _recheck_ownership(services, target)
-        plan = build_plan(target, scan, active_allowed=active)
+        callback = await callback_base_url(services.settings) if active else None
+        plan = build_plan(target, scan, active_allowed=active, callback_base_url=callback)
         recorder = ScanRecorder(services, scan_id, ctx)
         summary = await _pipeline()(plan, services.fetcher, recorder)
         recorder.pages, recorder.requests = summary.pages_crawled, summary.requests_sent
