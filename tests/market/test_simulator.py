@@ -17,6 +17,7 @@ from spyglass.market.adapters.registry import get_adapter
 from spyglass.market.simulator import Simulator, SimulatorServer
 from spyglass.market.simulator.catalogue import INITIAL_ITEMS, NEW_PER_STEP, item, items_until
 from tests.market.adapters.conftest import fetch_settings
+from tests.support.http_server import watch_network
 
 SEED = 7
 # adapter name -> the simulator's site it reads
@@ -100,7 +101,9 @@ async def test_each_adapter_reads_exactly_what_the_simulator_shows(
     expected = simulator.search(site)
     assert expected, f"the simulator shows nothing on {site} at step 25"
     query = SearchQuery(endpoint=running.endpoints()[adapter_name], options={"site": "boston", "city": "boston"})
-    listings = await get_adapter(adapter_name).search(query, fetch.fetch)
+    with watch_network() as network:
+        listings = await get_adapter(adapter_name).search(query, fetch.fetch)
+    assert network.blocked == [] and set(network.connects) == {"127.0.0.1"}
     assert [listing.title for listing in listings] == [entry.title for entry in expected]
     assert [listing.price for listing in listings] == [entry.price_at(25) for entry in expected]
     assert len({listing.external_id for listing in listings}) == len(listings)
@@ -112,10 +115,12 @@ async def test_a_search_sees_new_listings_price_drops_and_vanished_ones(
     adapter = CraigslistAdapter()
     # with an endpoint, the area list comes from it too (the simulator's /craigslist/Areas), never the real site
     query = SearchQuery(location=GeoPoint(42.36, -71.06, "Boston"), endpoint=running.endpoints()["craigslist"])
-    simulator.set_step(10)
-    before = {x.external_id: x for x in await adapter.search(query, fetch.fetch)}
-    simulator.set_step(20)
-    after = {x.external_id: x for x in await adapter.search(query, fetch.fetch)}
+    with watch_network() as network:  # the area list too comes from the simulator, nothing from the real site
+        simulator.set_step(10)
+        before = {x.external_id: x for x in await adapter.search(query, fetch.fetch)}
+        simulator.set_step(20)
+        after = {x.external_id: x for x in await adapter.search(query, fetch.fetch)}
+    assert network.blocked == [] and set(network.connects) == {"127.0.0.1"}
     new, gone = set(after) - set(before), set(before) - set(after)
     cheaper = [key for key in set(before) & set(after) if after[key].price < before[key].price]  # type: ignore[operator]
     expected_new = {e.site_id("craigslist") for e in simulator.search("craigslist") if e.appears_at > 10}
@@ -154,3 +159,21 @@ def test_pages_items_robots_and_bad_input(simulator: Simulator, running: Simulat
         assert client.get("/craigslist/search/sss", params={"min_price": "cheap"}).status_code == 400
         assert client.get("/nowhere").status_code == 404
         assert client.get("/ebay/buy/browse/v1/item_summary/search").status_code == 401
+
+
+async def test_listing_links_lead_to_pages_the_adapters_read(
+    simulator: Simulator, running: SimulatorServer, fetch: Fetcher
+) -> None:
+    simulator.set_step(8)
+    query = SearchQuery(endpoint=running.endpoints()["craigslist"], options={"site": "boston"})
+    first = (await CraigslistAdapter().search(query, fetch.fetch))[0]
+    page = await fetch.fetch(first.url)
+    [posting] = CraigslistAdapter().parse(page.text, page.url)
+    entry = item(SEED, int(first.external_id) - 7_900_000_000)
+    assert (posting.external_id, posting.url, posting.title) == (first.external_id, first.url, first.title)
+    assert (posting.price, posting.condition, posting.description) == (first.price, entry.condition, entry.description)
+    assert posting.posted_at is not None and int(posting.posted_at.timestamp()) == entry.posted_timestamp(
+        simulator.epoch, simulator.step_seconds
+    )
+    ebay = (await EbayAdapter().search(SearchQuery(endpoint=running.endpoints()["ebay"]), fetch.fetch))[0]
+    assert (await fetch.fetch(ebay.url)).status_code == 200

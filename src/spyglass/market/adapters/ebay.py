@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from spyglass.market.adapters.base import (
     FILTER_CONDITION,
@@ -184,6 +184,14 @@ def parse_api_response(data: Any) -> list[ScrapedListing]:
     return listings
 
 
+def _item_url(href: str, item_id: str) -> str:
+    """eBay's short item URL (the long ones carry a slug and tracking); other hosts (simulator) keep their link."""
+    host = urlsplit(href).hostname or ""
+    if host == "ebay.com" or host.endswith(".ebay.com"):
+        return f"https://www.ebay.com/itm/{item_id}"
+    return canonical_url(href)
+
+
 def parse_results_page(text: str, page_url: str) -> list[ScrapedListing]:
     """Listings from eBay's HTML results page (``li.s-item`` cards; the "Shop on eBay" placeholder skipped)."""
     tree = html_tree(text)
@@ -212,7 +220,7 @@ def parse_results_page(text: str, page_url: str) -> list[ScrapedListing]:
             ScrapedListing(
                 marketplace="ebay",
                 external_id=match.group(1),
-                url=canonical_url(f"https://www.ebay.com/itm/{match.group(1)}"),
+                url=_item_url(href, match.group(1)),
                 title=title,
                 price=price,
                 currency=currency,

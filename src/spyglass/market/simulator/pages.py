@@ -164,6 +164,39 @@ def craigslist_search(entries: Sequence[SimItem], step: int, origin: str) -> str
     return _document("simulated craigslist", head, body)
 
 
+def craigslist_posting(entry: SimItem, step: int, origin: str, epoch: int, step_seconds: float) -> str:
+    """One posting page, shaped like Craigslist's (JSON-LD Product, title, price, body, time, attributes)."""
+    city, region, postal, lat, lon = entry.place
+    url = f"{origin}/craigslist/{entry.category[:3]}/d/{_slug(entry.title)}/{entry.site_id('craigslist')}.html"
+    price = entry.price_at(step)
+    product = {
+        "@context": "http://schema.org", "@type": "Product", "name": entry.title, "description": entry.description,
+        "image": [_image(origin, entry, n) for n in range(2)],
+        "offers": {"@type": "Offer", "price": f"{price}.00", "priceCurrency": "USD",
+                   "availableAtOrFrom": {"@type": "Place",
+                                         "address": {"@type": "PostalAddress", "addressLocality": city,
+                                                     "addressRegion": region, "postalCode": postal},
+                                         "geo": {"@type": "GeoCoordinates", "latitude": lat, "longitude": lon}}},
+    }  # fmt: skip
+    posted = datetime.fromtimestamp(entry.posted_timestamp(epoch, step_seconds), UTC).strftime("%Y-%m-%dT%H:%M:%S%z")
+    head = (
+        f'<link rel="canonical" href="{url}">'
+        f'<script type="application/ld+json" id="ld_posting_data">{_script_safe(product)}</script>'
+    )
+    body = (
+        f'<h1 class="postingtitle"><span class="postingtitletext"><span id="titletextonly">{escape(entry.title)}'
+        f'</span> <span class="price">{_money(price)}</span></span></h1>'
+        f'<div class="mapAndAttrs"><div id="map" data-latitude="{lat}" data-longitude="{lon}"></div>'
+        f'<p class="attrgroup"><span>condition: <b>{escape(entry.condition)}</b></span></p></div>'
+        f'<section id="postingbody"><div class="print-information print-qrcode-container">QR Code Link to This Post'
+        f"</div>{escape(entry.description)}</section>"
+        f'<div class="postinginfos"><p class="postinginfo">post id: {entry.site_id("craigslist")}</p>'
+        '<p class="postinginfo reveal">posted: '
+        f'<time class="date timeago" datetime="{posted}">recently</time></p></div>'
+    )
+    return _document(f"{entry.title} - craigslist", head, body)
+
+
 def craigslist_sapi(entries: Sequence[SimItem], step: int, origin: str, epoch: int, step_seconds: float) -> str:
     """The ``sapi`` JSON: rows delta-encoded against the smallest posting id and date."""
     ids = [int(entry.site_id("craigslist")) for entry in entries]

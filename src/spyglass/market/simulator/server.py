@@ -166,6 +166,16 @@ class SimulatorApp:
         if path.startswith("/shop/item/"):
             entry = _active(sim.seed, step, path.rsplit("/", 1)[-1], "shop")
             return (ok, pages.HTML, pages.shop_item(entry, step, origin)) if entry else None
+        if path.startswith("/craigslist/") and path.endswith(".html"):
+            entry = _active(sim.seed, step, _index_of(path, 7_900_000_000), "craigslist")
+            return (
+                (ok, pages.HTML, pages.craigslist_posting(entry, step, origin, sim.epoch, sim.step_seconds))
+                if entry
+                else None
+            )
+        if path.startswith("/ebay/itm/"):
+            entry = _active(sim.seed, step, _index_of(path, 226_000_000_000), "ebay")
+            return (ok, pages.HTML, pages.shop_item(entry, step, origin)) if entry else None
         if path == "/craigslist/Areas":
             return ok, pages.JSON, pages.craigslist_areas(origin)
         if path == "/craigslist/search/sss":
@@ -229,6 +239,12 @@ def _price_filter(text: str) -> tuple[Decimal | None, Decimal | None]:
     if match is None:
         return None, None
     return _dec(match.group(1)), _dec(match.group(2))
+
+
+def _index_of(path: str, first_id: int) -> str:
+    """The catalogue index in a listing path ending in the site's id (``.../7900000042.html`` → "42")."""
+    digits = path.rsplit("/", 1)[-1].removesuffix(".html")
+    return str(int(digits) - first_id) if digits.isdigit() and int(digits) >= first_id else ""
 
 
 def _active(seed: int, step: int, raw_index: str, site: str) -> SimItem | None:
