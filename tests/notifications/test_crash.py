@@ -117,7 +117,7 @@ async def test_sigkilled_dispatcher_resumes_and_every_notification_arrives(
     assert {row.status for row in rows} == {NotificationStatus.DELIVERED.value}
     final = await deliveries(services)
     assert len(final) == COUNT and {d.status for d in final} == {DeliveryStatus.DELIVERED.value}
-    received = Counter(str(m["X-Spyglass-Notification"]).split("/", 1)[0] for m in smtp_server.messages)
+    received = Counter(str(m["X-Spyglass-Notification"]).strip().split("/", 1)[0] for m in smtp_server.messages)
     assert set(received) == set(keys), "a notification was lost"
     # Sent twice only when the send was in flight at the kill (its outcome was never recorded) — and then
     # with the same Message-ID, so the mail client shows it once.
