@@ -10,9 +10,11 @@ from spyglass.scanner.checks.active import CHECKS as ACTIVE_CHECKS
 from spyglass.scanner.checks.active.sqli import SqlInjectionCheck
 from spyglass.scanner.checks.active.ssrf import SsrfCheck
 from spyglass.scanner.checks.active.xss import injected_element, script_breakout
+from tests.scanner.apps.server import AppServer, page
 from tests.scanner.apps.vulnerable import VulnerableApp, expected_findings
 from tests.scanner.checks.expectations import SQL_DELAY, active_checks, keys
 from tests.scanner.checks.support import Harness, crawled, finding_key, scan_plan
+from tests.support.http_server import Reply, ServerRequest
 
 ACTIVE_IDS = [check.id for check in ACTIVE_CHECKS]
 ACTIVE_ONLY = expected_findings("http") - expected_findings("http", active=False)
@@ -69,3 +71,28 @@ def test_xss_confirmation_needs_an_executable_context() -> None:
     assert script_breakout(f"<script>var a = '{payload}';</script>", payload)
     assert not script_breakout(f"<script>var a = '\\{payload}';</script>", payload)  # escaped quote
     assert not script_breakout(f"<p>{payload}</p>", payload)
+
+
+async def test_active_checks_leave_delete_and_logout_endpoints_alone() -> None:
+    app = AppServer()
+
+    async def home(request: ServerRequest) -> Reply:
+        forms = (
+            '<form method="post" action="/account/delete"><input name="reason" value="bye"><button>Bye</button></form>'
+            '<form method="post" action="/comments"><input name="comment_remove" value="1"><button>Go</button></form>'
+            '<a href="/logout?next=/">log out</a><a href="/search?q=x">search</a>'
+        )
+        return page("Home", forms)
+
+    async def anything(request: ServerRequest) -> Reply:
+        return page("Done", "<p>ok</p>")
+
+    app.route("/", home)
+    for path in ("/account/delete", "/comments", "/logout", "/search"):
+        app.route(path, anything)
+    with app:
+        async with crawled(app.url("/")) as harness:
+            await harness.run(*active_checks())
+    attacked = {request.path for request in app.requests if "spy" in request.target or b"spy" in request.body}
+    assert attacked == {"/search"}
+    assert not any(r.method == "POST" and r.path in {"/account/delete", "/comments"} for r in app.requests)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import secrets
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
@@ -11,6 +12,13 @@ from spyglass.scanner.checks.base import CheckContext, Exchange, InjectionPoint
 from spyglass.scanner.checks.passive._base import send
 
 INJECTABLE = ("query", "form", "json")
+# Endpoints whose purpose is to delete, log out or cancel: attacking them could destroy the target's data or end
+# the scan's session, so active checks leave them alone (the crawler still reports them for passive checks).
+DESTRUCTIVE = re.compile(
+    r"(?:^|[/_.-])(?:delete|remove|destroy|drop|logout|log-out|signout|sign-out|unsubscribe|deactivate|purge|erase|"
+    r"wipe|revoke|cancel|terminate)(?:$|[/_.-])",
+    re.IGNORECASE,
+)
 
 
 def token() -> str:
@@ -18,13 +26,19 @@ def token() -> str:
     return "spy" + secrets.token_hex(5)
 
 
+def is_destructive(point: InjectionPoint) -> bool:
+    """True when the point's endpoint or parameter looks like it deletes, logs out or cancels something."""
+    return bool(DESTRUCTIVE.search(urlsplit(point.url).path) or DESTRUCTIVE.search(point.parameter))
+
+
 def injection_points(ctx: CheckContext, locations: tuple[str, ...] = INJECTABLE) -> list[InjectionPoint]:
-    """The crawl's injection points of those locations, each (method, url, parameter) once."""
+    """The crawl's injection points of those locations, each (method, url, parameter) once, without the
+    destructive ones (see ``DESTRUCTIVE``)."""
     seen: set[tuple[str, str, str]] = set()
     points = []
     for point in ctx.injection_points:
         key = (point.method.upper(), point.url.split("?")[0], point.parameter)
-        if point.location in locations and key not in seen:
+        if point.location in locations and key not in seen and not is_destructive(point):
             seen.add(key)
             points.append(point)
     return points

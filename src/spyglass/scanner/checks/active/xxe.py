@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from spyglass.scanner.checks.active._inject import token
+from spyglass.scanner.checks.active._inject import is_destructive, token
 from spyglass.scanner.checks.active._report import point_finding
 from spyglass.scanner.checks.base import CheckContext, InjectionPoint
 from spyglass.scanner.checks.passive._base import CheckBase, send
@@ -18,14 +18,16 @@ NAME = re.compile(r"[A-Za-z_][\w.-]*")
 
 def xml_points(ctx: CheckContext) -> list[InjectionPoint]:
     """XML injection points of the crawl, plus POST forms whose enctype says XML (one per URL)."""
-    points = {without_query(p.url): p for p in ctx.injection_points if p.location == "xml"}
+    points = {without_query(p.url): p for p in ctx.injection_points if p.location == "xml" and not is_destructive(p)}
     for page in html_pages(ctx):
         for form in page.forms:
             if "xml" in form.enctype.lower() and form.fields and without_query(form.action) not in points:
                 field = form.fields[0]
-                points[without_query(form.action)] = InjectionPoint(
+                point = InjectionPoint(
                     form.method, form.action, field.name, "xml", ((field.name, field.value),), page.url
                 )
+                if not is_destructive(point):
+                    points[without_query(form.action)] = point
     return list(points.values())
 
 
