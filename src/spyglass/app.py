@@ -38,6 +38,7 @@ def feature_routes() -> Sequence[ControllerRouterHandler]:
     from spyglass.accounts.routes import ROUTES as ACCOUNT_ROUTES
     from spyglass.accounts.token_routes import ROUTES as TOKEN_ROUTES
     from spyglass.admin.routes import ROUTES as ADMIN_ROUTES
+    from spyglass.analytics.routes import ROUTES as ANALYTICS_ROUTES
     from spyglass.engine.routes import ROUTES as ENGINE_ROUTES
     from spyglass.feedback.routes import ROUTES as FEEDBACK_ROUTES
     from spyglass.market.routes import ROUTES as MARKET_ROUTES
@@ -56,6 +57,7 @@ def feature_routes() -> Sequence[ControllerRouterHandler]:
         *SCANNER_ROUTES,
         *NOTIFICATION_ROUTES,
         *FEEDBACK_ROUTES,
+        *ANALYTICS_ROUTES,
     ]
 
 

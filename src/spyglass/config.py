@@ -170,6 +170,8 @@ class Settings(BaseSettings):
     admin_alert_queue_count: int = Field(default=50, ge=1)
     admin_alert_repeat_seconds: int = Field(default=3600, ge=60)
 
+    # --- Analytics (src/spyglass/analytics) ---
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:

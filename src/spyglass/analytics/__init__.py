@@ -1,0 +1,1 @@
+"""Analytics and dashboards: market trends, price history, risk trends, admin analytics."""
