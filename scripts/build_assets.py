@@ -17,6 +17,7 @@ ASSETS = {
     "htmx.min.js": "node_modules/htmx.org/dist/htmx.min.js",
     "swagger-ui-bundle.js": "node_modules/swagger-ui-dist/swagger-ui-bundle.js",
     "swagger-ui.css": "node_modules/swagger-ui-dist/swagger-ui.css",
+    "chart.umd.min.js": "node_modules/chart.js/dist/chart.umd.min.js",
 }
 
 
