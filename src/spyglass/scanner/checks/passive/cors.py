@@ -8,6 +8,7 @@ from spyglass.scanner.checks.passive._evidence import path_of, request_excerpt, 
 from spyglass.scanner.contract import FindingCandidate
 
 PROBE_ORIGIN = "https://spyglass-cors-probe.invalid"
+MAX_PAGES = 30  # CORS is configured per application, rarely per page: a sample is enough
 
 
 def _candidates(ctx: CheckContext) -> list[Page]:
@@ -18,7 +19,7 @@ def _candidates(ctx: CheckContext) -> list[Page]:
         looks_like_api = "/api" in path_of(page.url) or "json" in headers.get("content-type", "")
         if looks_like_api or "access-control-allow-origin" in headers or page.url == ctx.plan.base_url:
             pages.append(page)
-    return pages
+    return pages[:MAX_PAGES]
 
 
 class CorsCheck(CheckBase):
