@@ -42,7 +42,7 @@ LOGIN = """<!doctype html><html><head><title>Log in</title></head><body>
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return scanner_settings(tmp_path, database_url, scanner_high_risk_priority=70)
+    return scanner_settings(tmp_path, database_url, scanner_high_risk_priority=70, scanner_max_active_scans_per_user=2)
 
 
 @pytest.fixture
@@ -389,3 +389,28 @@ async def test_cancel_a_running_scan(client: Client, services: Services, engine:
     async with services.db.session() as session:
         run = await session.get(Run, scan.run_id)
         assert run is not None and run.status == "cancelled"
+
+
+async def test_scans_at_once_are_capped_and_a_run_that_ended_frees_its_place(
+    client: Client, services: Services
+) -> None:
+    alice = await create_user(services)
+    client.headers.update(await bearer(services, alice))
+    target_id = await make_target(services, alice, "http://127.0.0.1:1/")
+    url = f"/api/v1/scanner/targets/{target_id}/scans"
+    first, second = [(await client.post(url, json={})).json() for _ in range(2)]
+    third = await client.post(url, json={})
+    assert third.status_code == 409
+    assert third.json()["error"] == "You already have 2 scans queued or running; wait for one to finish."
+    deleting = await client.delete(f"/api/v1/scanner/targets/{target_id}")
+    assert deleting.status_code == 409
+
+    # The engine gave up on the first scan's run (its handler never got to say so).
+    async with services.db.session(write=True) as session:
+        run = await session.get(Run, first["run_id"])
+        assert run is not None
+        run.status, run.error = "failed", "Took longer than the 14400 s limit. (after 2 attempts)"
+    shown = (await client.get(f"/api/v1/scanner/scans/{first['id']}")).json()
+    assert shown["status"] == "failed" and shown["error"] == "Took longer than the 14400 s limit. (after 2 attempts)"
+    assert (await client.post(url, json={})).status_code == 202
+    assert second["status"] == "queued"

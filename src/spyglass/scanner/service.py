@@ -301,12 +301,7 @@ async def get_target(session: AsyncSession, *, user_id: int, target_id: int) -> 
 
 async def delete_target(session: AsyncSession, *, target: ScanTarget) -> None:
     """Delete a target with its scans and findings (refused while a scan of it runs)."""
-    busy = await session.scalar(
-        select(func.count())
-        .select_from(Scan)
-        .where(Scan.target_id == target.id, Scan.status.in_([ScanStatus.QUEUED.value, ScanStatus.RUNNING.value]))
-    )
-    if busy:
+    if await busy_scans(session, user_id=target.user_id, target_id=target.id):
         raise Conflict("A scan of this target is queued or running; cancel it first.")
     await session.delete(target)
 
@@ -419,15 +414,8 @@ async def launch_scan(
             "Active checks send attack payloads, so they run only on targets whose ownership is proven. "
             "Verify this target first (token file, meta tag or DNS record), or run a passive scan."
         )
-    running = await session.scalar(
-        select(func.count())
-        .select_from(Scan)
-        .where(
-            Scan.user_id == target.user_id,
-            Scan.status.in_([ScanStatus.QUEUED.value, ScanStatus.RUNNING.value]),
-        )
-    )
-    if (running or 0) >= settings.scanner_max_active_scans_per_user:
+    running = len(await busy_scans(session, user_id=target.user_id))
+    if running >= settings.scanner_max_active_scans_per_user:
         raise Conflict(f"You already have {running} scans queued or running; wait for one to finish.")
     scan = Scan(user_id=target.user_id, target_id=target.id, profile=profile, families=families)
     session.add(scan)
@@ -436,6 +424,21 @@ async def launch_scan(
     scan.run_id = run.id
     await session.flush()
     return scan
+
+
+async def busy_scans(session: AsyncSession, *, user_id: int, target_id: int | None = None) -> list[Scan]:
+    """The user's scans that are queued or running (after mirroring runs that ended meanwhile)."""
+    statement = select(Scan).where(
+        Scan.user_id == user_id, Scan.status.in_([ScanStatus.QUEUED.value, ScanStatus.RUNNING.value])
+    )
+    if target_id is not None:
+        statement = statement.where(Scan.target_id == target_id)
+    busy = []
+    for scan in (await session.scalars(statement)).all():
+        await sync_with_run(session, scan)
+        if not ScanStatus(scan.status).is_terminal:
+            busy.append(scan)
+    return busy
 
 
 async def get_scan(session: AsyncSession, *, user_id: int, scan_id: int) -> Scan:
