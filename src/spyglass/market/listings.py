@@ -95,7 +95,7 @@ def parse_filters(
     errors: dict[str, str] = {}
     search_id = None
     if search and search.strip():
-        if not search.strip().isdigit() or not is_valid_id(int(search.strip())):
+        if not search.strip().isdecimal() or len(search.strip()) > 19 or not is_valid_id(int(search.strip())):
             errors["search"] = "Choose one of your searches."
         else:
             search_id = int(search.strip())
@@ -105,7 +105,7 @@ def parse_filters(
         errors["price_max"] = "The maximum price is below the minimum price."
     since = None
     if days and days.strip():
-        if not days.strip().isdigit() or not 1 <= int(days.strip()) <= 3650:
+        if not days.strip().isdecimal() or len(days.strip()) > 4 or not 1 <= int(days.strip()) <= 3650:
             errors["days"] = "Enter a number of days between 1 and 3650."
         else:
             since = utcnow() - timedelta(days=int(days.strip()))

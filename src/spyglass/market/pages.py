@@ -50,7 +50,7 @@ async def _form(request: Req) -> dict[str, Any]:
     raw["enabled"] = "enabled" in submitted
     minutes = str(submitted.get("interval_minutes", "")).strip()
     if minutes:
-        raw["interval_seconds"] = str(int(minutes) * 60) if minutes.isdigit() else minutes
+        raw["interval_seconds"] = str(int(minutes) * 60) if minutes.isdecimal() and len(minutes) < 10 else minutes
     raw["interval_minutes"] = minutes
     return raw
 
@@ -63,7 +63,7 @@ def _editor(
     stats: listings.SearchStats | None = None,
     status_code: int = 200,
 ) -> Template:
-    if "interval_minutes" not in values and str(values.get("interval_seconds") or "").isdigit():
+    if "interval_minutes" not in values and str(values.get("interval_seconds") or "").isdecimal():
         values = {**values, "interval_minutes": int(values["interval_seconds"]) // 60}
     return Template(
         "market/search_form.html",

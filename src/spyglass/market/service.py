@@ -209,7 +209,12 @@ def _location(raw: Mapping[str, Any], spec: dict[str, Any], errors: dict[str, st
         if radius is not None:
             errors["location"] = "Give a city or ZIP code for the radius to be measured from."
         return
-    if len(label) > NAME_MAX or _has_control_characters(label):
+    # Digits other than 0-9 (e.g. Arabic-Indic) make the zipcodes package panic; no place needs them.
+    if (
+        len(label) > NAME_MAX
+        or _has_control_characters(label)
+        or any(ch.isdigit() and ch not in "0123456789" for ch in label)
+    ):
         errors["location"] = "Enter a city name or a ZIP code."
         return
     try:
