@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from spyglass.market.geo import preload, resolve_place
 from spyglass.market.grouping import ItemSignature, group_items, image_hash
-from spyglass.market.pricing import comparable_titles, deal_score
+from spyglass.market.pricing import comparable_sets, comparable_titles, deal_score
 from spyglass.market.query import parse_query
 
 BRANDS = ["Trek", "Giant", "Specialized", "Cannondale", "Santa Cruz", "Kona", "Scott", "Bianchi", "Raleigh", "Schwinn"]
@@ -120,6 +120,8 @@ def main() -> None:
     keyed_titles = list(enumerate(titles))
     seconds = best_of(1, lambda: [comparable_titles(title, keyed_titles) for title in titles[:100]])
     print(f"comparable_titles       {100 / seconds:>12,.0f} listings/s against {count} candidates")
+    seconds = best_of(1, lambda: comparable_sets(keyed_titles))
+    print(f"comparable_sets         {seconds * 1000:>12,.0f} ms for all {count} listings at once")
     prices = [signature.price or Decimal(1) for _, signature in listings]
     seconds = best_of(arguments.repeat, lambda: [deal_score(price, prices[:200]) for price in prices[:1000]])
     print(f"deal_score (200 comps)  {1000 / seconds:>12,.0f} scores/s")

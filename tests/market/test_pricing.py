@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import statistics
 from decimal import Decimal
 
@@ -13,6 +14,7 @@ from spyglass.market.pricing import (
     MIN_COMPARABLES,
     DealScore,
     MarketStats,
+    comparable_sets,
     comparable_titles,
     deal_score,
     market_prices,
@@ -204,3 +206,50 @@ def test_comparable_titles() -> None:
 def test_comparable_titles_fold_accents_and_order() -> None:
     candidates = [(1, "Table basse en chêne massif"), (2, "massif chene table basse"), (3, "Chaise en chêne")]
     assert comparable_titles("table basse chêne massif", candidates) == [1, 2]
+
+
+def test_comparable_sets_lists_the_others_for_each_key() -> None:
+    candidates = [
+        ("x", "Trek FX 3 Hybrid Bike"),
+        ("a", "trek fx 3 HYBRID bike - medium"),
+        ("d", "bike"),
+        ("e", "Trek bike helmet"),
+        ("c", "Trek FX 2 hybrid bike 2019"),
+        ("h", ""),
+    ]
+    assert comparable_sets(candidates) == {"x": ["a", "c"], "a": ["x", "c"], "d": [], "e": [], "c": ["x", "a"], "h": []}
+    assert comparable_sets([]) == {}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    titles=st.lists(
+        st.lists(
+            st.sampled_from(["trek", "fx", "3", "hybrid", "bike", "Giant", "escape", "blue", "M"]), max_size=6
+        ).map(" ".join),
+        max_size=25,
+    ),
+    threshold=st.sampled_from([0.0, 50.0, 70.0, 90.0]),
+)
+def test_comparable_sets_agrees_with_comparable_titles(titles: list[str], threshold: float) -> None:
+    candidates = list(enumerate(titles))
+    expected = {
+        key: [other for other in comparable_titles(title, candidates, threshold) if other != key]
+        for key, title in candidates
+    }
+    assert comparable_sets(candidates, threshold) == expected
+
+
+def test_comparable_sets_scale() -> None:
+    rng = random.Random(3)
+    brands = ["Trek", "Giant", "Specialized", "Cannondale", "Kona", "Scott"]
+    models = ["FX 3", "Marlin 5", "Escape 2", "Sirrus X", "Quick 4", "Rockhopper", "Talon"]
+    filler = [f"w{number}" for number in range(300)]
+    candidates = [
+        (index, f"{rng.choice(brands)} {rng.choice(models)} bike {' '.join(rng.sample(filler, rng.randrange(3)))}")
+        for index in range(2000)
+    ]
+    sets = comparable_sets(candidates)
+    assert len(sets) == 2000
+    for key in (0, 1234, 1999):  # spot-check against the one-title function
+        assert sets[key] == [other for other in comparable_titles(candidates[key][1], candidates) if other != key]

@@ -34,7 +34,7 @@ from __future__ import annotations
 import io
 import math
 import warnings
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -44,7 +44,7 @@ from PIL import Image, ImageOps
 from rapidfuzz import fuzz
 
 from spyglass.market.geo import EARTH_RADIUS_KM, distance_km
-from spyglass.market.pricing import MIN_SHARED_WORDS, title_key
+from spyglass.market.pricing import MIN_SHARED_WORDS, rarest_shared_words, title_key
 
 __all__ = [
     "MAX_DISTANCE_KM",
@@ -231,23 +231,6 @@ def _image_band_keys(bits: int) -> list[tuple[int, int]]:
     return keys
 
 
-def _title_prefixes(prepared: Sequence[_Prepared]) -> list[list[str]]:
-    """Each title's rarest words, enough that two titles sharing half their words share one of them.
-
-    Prefix filtering: with the words of every title in one order (rarest first), two titles that
-    share at least ``t`` words share one among the first ``len - t + 1`` words of each; ``t`` is half
-    the longer title, so at least half of each title's own length.
-    """
-    word_sets = [item.words for item in prepared]
-    frequency: Counter[str] = Counter(word for words in word_sets for word in words)
-    prefixes = []
-    for words in word_sets:
-        ordered = sorted(words, key=lambda word: (frequency[word], word))
-        required = math.ceil(len(ordered) * MIN_SHARED_WORDS)
-        prefixes.append(ordered[: len(ordered) - required + 1] if ordered else [])
-    return prefixes
-
-
 def _price_bucket(price: Decimal | None) -> int | None:
     """Buckets such that two close prices (see :func:`_highest_close_price`) are at most one bucket apart.
 
@@ -273,7 +256,9 @@ def group_items(signatures: Sequence[tuple[K, ItemSignature]]) -> list[list[K]]:
     # and look in every bucket through the *_any indexes.
     exact: dict[tuple[object, int | None], list[int]] = defaultdict(list)
     any_bucket: dict[object, list[int]] = defaultdict(list)
-    for index, (item, prefix) in enumerate(zip(prepared, _title_prefixes(prepared), strict=True)):
+    for index, (item, prefix) in enumerate(
+        zip(prepared, rarest_shared_words([p.words for p in prepared]), strict=True)
+    ):
         bucket = _price_bucket(item.price)
         keys: list[object] = [("word", word) for word in prefix]
         if item.image_bits is not None:

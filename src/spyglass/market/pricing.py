@@ -7,7 +7,8 @@ Market logic:
   word order, case, accents and punctuation ignored) *and* the two titles share at least half of
   the longer title's words (:func:`shared_word_fraction`). The token-set ratio alone scores 100
   whenever one title's words are all in the other, so "bike" or "Trek bike" would be comparable to
-  every bike listing; the shared-words rule stops that.
+  every bike listing; the shared-words rule stops that. :func:`comparable_sets` answers the same
+  question for every listing of a search at once, comparing only titles that share a rare word.
 * **Placeholder and absurd prices are left out** before any statistic: zero or negative prices,
   and prices more than ten times below or above the median of the rest (a "$1" or "$0.01"
   placeholder on a $300 bike, a "$999,999 - do not buy" listing). They are an order of magnitude
@@ -25,7 +26,9 @@ Market logic:
 
 from __future__ import annotations
 
+import math
 import statistics
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -43,10 +46,12 @@ __all__ = [
     "OUTLIER_RATIO",
     "DealScore",
     "MarketStats",
+    "comparable_sets",
     "comparable_titles",
     "deal_score",
     "market_prices",
     "market_stats",
+    "rarest_shared_words",
     "shared_word_fraction",
     "title_key",
 ]
@@ -182,3 +187,53 @@ def comparable_titles(
     )
     indexes = sorted(index for _, _, index in found if shared_word_fraction(wanted, titles[index]) >= MIN_SHARED_WORDS)
     return [candidates[index][0] for index in indexes]
+
+
+def rarest_shared_words(word_sets: Sequence[frozenset[str]]) -> list[list[str]]:
+    """For each word set, its rarest words: two sets sharing half the longer one's words share one of these.
+
+    Prefix filtering: with the words of every set in one order (rarest first), two sets that share at
+    least ``t`` words share one among the first ``len - t + 1`` words of each; ``t`` is half of the
+    longer set, so at least half of each set's own size. Indexing only these words finds every such
+    pair while the common words ("bike" in a bike search) stay out of the index.
+    """
+    frequency: Counter[str] = Counter(word for words in word_sets for word in words)
+    prefixes = []
+    for words in word_sets:
+        ordered = sorted(words, key=lambda word: (frequency[word], word))
+        required = math.ceil(len(ordered) * MIN_SHARED_WORDS)
+        prefixes.append(ordered[: len(ordered) - required + 1] if ordered else [])
+    return prefixes
+
+
+def comparable_sets(
+    candidates: Sequence[tuple[K, str]], threshold: float = COMPARABLE_TITLE_THRESHOLD
+) -> dict[K, list[K]]:
+    """For every key, the other keys whose titles are comparable (the rule of :func:`comparable_titles`).
+
+    The same answer as calling :func:`comparable_titles` for each title (without the key itself), but
+    only pairs that share a rare word are compared, so a search's thousands of listings take a
+    fraction of a second instead of one pass over all titles per listing. Keys must be distinct;
+    each list keeps the candidates' order.
+    """
+    titles = [title_key(title) for _, title in candidates]
+    word_sets = [frozenset(title.split()) for title in titles]
+    similar: dict[int, list[int]] = defaultdict(list)
+    by_word: dict[str, list[int]] = defaultdict(list)
+    for index, prefix in enumerate(rarest_shared_words(word_sets)):
+        earlier: set[int] = set()
+        for word in prefix:
+            earlier.update(by_word[word])
+            by_word[word].append(index)
+        words = word_sets[index]
+        for other in earlier:
+            other_words = word_sets[other]
+            if (
+                len(words & other_words) >= MIN_SHARED_WORDS * max(len(words), len(other_words))
+                and fuzz.token_set_ratio(titles[index], titles[other], processor=None) >= threshold
+            ):
+                similar[index].append(other)
+                similar[other].append(index)
+    return {
+        key: [candidates[other][0] for other in sorted(similar[index])] for index, (key, _) in enumerate(candidates)
+    }
