@@ -8,16 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from spyglass.core.fetch import Fetcher
+from spyglass.core.retry import RetryPolicy
 from spyglass.scanner.checks.passive import CHECKS as PASSIVE_CHECKS
 from spyglass.scanner.checks.passive.cookies import parse_set_cookie
 from spyglass.scanner.checks.passive.headers import SecurityHeadersCheck, csp_weaknesses
 from spyglass.scanner.checks.passive.transport import TlsCheck
+from spyglass.scanner.http import ScanClient
 from tests.scanner.apps.certs import Certificates, server_context
 from tests.scanner.apps.clean import SECURITY_HEADERS
 from tests.scanner.apps.server import AppServer, page
 from tests.scanner.apps.vulnerable import VulnerableApp, expected_findings
 from tests.scanner.checks.expectations import keys, passive_checks
-from tests.scanner.checks.support import Harness, crawled, finding_key
+from tests.scanner.checks.support import Harness, crawled, finding_key, scan_plan, scan_settings
 from tests.support.http_server import Reply, ServerRequest
 
 PASSIVE_IDS = [check.id for check in PASSIVE_CHECKS if check.id != "tls"]
@@ -144,3 +147,13 @@ async def test_tls_legacy_protocol_accepted(certs: Certificates) -> None:
     assert [(f.type_id, f.details["problem"]) for f in findings] == [
         ("tls-legacy-protocol", "the server accepts TLSv1")
     ]
+
+
+async def test_tls_check_asks_the_url_policy_first(certs: Certificates) -> None:
+    with AppServer(tls=server_context(certs.expired)) as app:
+        strict = scan_settings(allow_private_targets="")  # loopback is refused, as in production
+        async with Fetcher(strict, retry=RetryPolicy(attempts=1), verify=False) as fetcher:
+            plan = scan_plan(app.url("/"))
+            harness = Harness(plan, ScanClient(plan, fetcher), [], [])
+            # the certificate has expired (test_tls_expired_certificate), but the policy refuses the host first
+            assert await harness.run(TlsCheck(certs.client_context())) == []

@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from spyglass.core.fetch import Fetcher, FetchError
 from spyglass.scanner.checks.base import CheckContext
 from spyglass.scanner.checks.passive._base import CheckBase, send
 from spyglass.scanner.checks.passive._evidence import request_excerpt, response_excerpt, site_url
@@ -20,10 +21,10 @@ HANDSHAKE_TIMEOUT = 10.0
 LEGACY_PROTOCOLS = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
 
 
-async def _handshake(host: str, port: int, context: ssl.SSLContext) -> ssl.SSLObject:
-    """Open a TLS connection, return its SSL object and close it (no HTTP is sent)."""
+async def _handshake(address: str, host: str, port: int, context: ssl.SSLContext) -> ssl.SSLObject:
+    """Open a TLS connection to ``address`` (for ``host``), return its SSL object and close it (no HTTP is sent)."""
     _reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(host, port, ssl=context, server_hostname=host), HANDSHAKE_TIMEOUT
+        asyncio.open_connection(address, port, ssl=context, server_hostname=host), HANDSHAKE_TIMEOUT
     )
     try:
         ssl_object = writer.get_extra_info("ssl_object")
@@ -51,8 +52,10 @@ class TlsCheck(CheckBase):
     """Checks the target's certificate (trusted, valid for its name, not expired or expiring) and refuses of
     TLS 1.0/1.1. ``verify`` is the trust store (the system's by default; tests pass their own CA).
 
-    It does TLS handshakes with the scan's own base host and port only (never another host) and sends no HTTP:
-    the handshake is what it inspects, which the scan's HTTP client does not expose.
+    It does TLS handshakes with the scan's own base host and port only and sends no HTTP: the handshake is what
+    it inspects, which the scan's HTTP client does not expose. The platform's URL policy still decides: the host
+    is resolved and approved by the scan client's fetcher and the handshake goes to an approved address (no DNS
+    rebinding); without a fetcher to ask, the check does nothing.
     """
 
     id = "tls"
@@ -67,10 +70,17 @@ class TlsCheck(CheckBase):
         parts = urlsplit(ctx.plan.base_url)
         if parts.scheme != "https" or not parts.hostname:
             return
-        host, port = parts.hostname, parts.port or 443
+        fetcher = getattr(ctx.http, "fetcher", None)
+        if not isinstance(fetcher, Fetcher):
+            return
+        try:
+            approved = await fetcher.check(ctx.plan.base_url)
+        except FetchError:
+            return
+        host, port, address = approved.host, approved.port, approved.addresses[0]
         context = self.verify or ssl.create_default_context()
         try:
-            ssl_object = await _handshake(host, port, context)
+            ssl_object = await _handshake(address, host, port, context)
         except ssl.SSLCertVerificationError as exc:
             await self._report(ctx, "tls-certificate-invalid", exc.verify_message or str(exc), "confirmed")
         except (TimeoutError, OSError, ssl.SSLError):
@@ -79,7 +89,7 @@ class TlsCheck(CheckBase):
             await self._expiry(ctx, ssl_object.getpeercert() or {})
         for version in LEGACY_PROTOCOLS:
             with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
-                legacy = await _handshake(host, port, _legacy_context(version))
+                legacy = await _handshake(address, host, port, _legacy_context(version))
                 await self._report(ctx, "tls-legacy-protocol", f"the server accepts {legacy.version()}", "confirmed")
                 break
 
