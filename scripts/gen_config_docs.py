@@ -296,6 +296,18 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "long (one alert per condition per window).",
         },
     ),
+    (
+        "Analytics",
+        "The user dashboard (`/dashboard`) and the admin analytics (`/admin/analytics`, cached for "
+        "`cache_ttl_analytics` seconds with a refresh button); see docs/analytics.md.",
+        {
+            "analytics_default_days": "Days of history the dashboards show when the request names none.",
+            "analytics_max_days": "Most days of history a request may ask for (`?days=`).",
+            "analytics_top_limit": "Rows in the admin's top lists (marketplaces by errors, job kinds by failures).",
+            "analytics_histogram_buckets": "Price ranges in the dashboard's price distribution.",
+            "analytics_best_deals": "Listings in the dashboard's best deals card.",
+        },
+    ),
 ]
 
 

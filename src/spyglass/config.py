@@ -171,6 +171,13 @@ class Settings(BaseSettings):
     admin_alert_repeat_seconds: int = Field(default=3600, ge=60)
 
     # --- Analytics (src/spyglass/analytics) ---
+    # Dashboards cover the last `analytics_default_days` days; `?days=` may ask for up to `analytics_max_days`.
+    # The admin page is cached for `cache_ttl_analytics` seconds (refresh button on the page).
+    analytics_default_days: int = Field(default=30, ge=1, le=3660)
+    analytics_max_days: int = Field(default=365, ge=1, le=3660)
+    analytics_top_limit: int = Field(default=10, ge=1, le=100)
+    analytics_histogram_buckets: int = Field(default=10, ge=2, le=50)
+    analytics_best_deals: int = Field(default=5, ge=1, le=50)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
