@@ -167,6 +167,7 @@ class Favorite(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "listing_id", name="uq_market_favorites_user_listing"),
         Index("ix_market_favorites_user_created", "user_id", "created_at"),
+        Index("ix_market_favorites_listing", "listing_id"),
     )
 
 

@@ -69,6 +69,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("user_id", "listing_id", name="uq_market_favorites_user_listing"),
     )
     with op.batch_alter_table("market_favorites", schema=None) as batch_op:
+        batch_op.create_index("ix_market_favorites_listing", ["listing_id"], unique=False)
         batch_op.create_index("ix_market_favorites_user_created", ["user_id", "created_at"], unique=False)
 
     op.create_table(
@@ -251,6 +252,7 @@ def downgrade() -> None:
     op.drop_table("market_price_alerts")
     with op.batch_alter_table("market_favorites", schema=None) as batch_op:
         batch_op.drop_index("ix_market_favorites_user_created")
+        batch_op.drop_index("ix_market_favorites_listing")
 
     op.drop_table("market_favorites")
     with op.batch_alter_table("market_listings", schema=None) as batch_op:
