@@ -8,6 +8,7 @@ search's location, from Craigslist's published area list (fetched once and cache
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -30,6 +31,7 @@ from spyglass.market.adapters.base import (
 )
 from spyglass.market.adapters.common import build_url, get_page, search_terms
 from spyglass.market.adapters.parsing import (
+    UNREADABLE,
     absolute_url,
     canonical_url,
     html_tree,
@@ -38,6 +40,7 @@ from spyglass.market.adapters.parsing import (
     listing_from_product,
     parse_datetime,
     parse_price,
+    read_each,
     stable_id,
     text_of,
 )
@@ -148,11 +151,14 @@ def parse_search_page(text: str, page_url: str) -> list[ScrapedListing]:
         for listing in listings:
             matches = by_title.get(_key(listing.title))
             if matches:
-                _complete(listing, matches.pop(0), page_url)
+                try:
+                    _complete(listing, matches.pop(0), page_url)
+                except UNREADABLE:  # an odd JSON-LD item: the row is still good without its extras
+                    continue
         return _unique(listings)
     if products:
-        found = [listing_from_product(p, marketplace="craigslist", page_url=page_url) for p in products]
-        return _unique([listing for listing in found if listing is not None])
+        convert = functools.partial(listing_from_product, marketplace="craigslist", page_url=page_url)
+        return read_each(products, convert, site="Craigslist")
     if tree.css_first(".cl-no-results, .noresults, .cl-search-no-results") is not None or "no results" in text.lower():
         return []
     raise AdapterError("the Craigslist page has neither search results nor JSON-LD; the layout may have changed")
@@ -293,42 +299,42 @@ def parse_sapi(data: Any, site_url: str) -> list[ScrapedListing]:
     except (KeyError, TypeError, ValueError):
         raise AdapterError("the Craigslist sapi response lacks data.decode/data.items; its format changed") from None
     descriptions = decode.get("locationDescriptions") or []
-    listings = []
-    for row in items:
-        if not isinstance(row, list) or len(row) < 5:
-            continue
-        try:
-            posting_id = str(min_id + int(row[0]))
-            posted = parse_datetime(min_date + int(row[1]))
-        except (TypeError, ValueError):
-            continue
-        title = next((x for x in reversed(row) if isinstance(x, str) and not _is_location(x)), "")
-        tags = {x[0]: x[1:] for x in row[5:] if isinstance(x, list) and x and isinstance(x[0], int)}
-        price_text = tags.get(10, [None])[0]
-        price, currency = parse_price(price_text if price_text is not None else row[3], "USD")
-        if price is not None and price < 0:
-            price = None
-        latitude, longitude, location = _sapi_location(row[4], descriptions)
-        slug = tags.get(6, [None])[0] or "item"
-        images = [f"https://images.craigslist.org/{image.split(':', 1)[-1]}_600x450.jpg" for image in tags.get(4, [])]
-        if not title:
-            continue
-        listings.append(
-            ScrapedListing(
-                marketplace="craigslist",
-                external_id=posting_id,
-                url=canonical_url(f"{site_url.rstrip('/')}/d/{slug}/{posting_id}.html"),
-                title=" ".join(title.split()),
-                price=price,
-                currency=currency if price is not None else None,
-                location=location,
-                latitude=latitude,
-                longitude=longitude,
-                posted_at=posted,
-                images=images,
-            )
-        )
-    return listings
+    if not isinstance(items, list) or not isinstance(descriptions, list):
+        raise AdapterError("the Craigslist sapi response's items are not a list; its format changed")
+    return read_each(
+        items, lambda row: _sapi_row(row, min_id, min_date, descriptions, site_url), site="Craigslist sapi"
+    )
+
+
+def _sapi_row(row: Any, min_id: int, min_date: int, descriptions: list[Any], site_url: str) -> ScrapedListing | None:
+    if not isinstance(row, list) or len(row) < 5:
+        return None
+    posting_id = str(min_id + int(row[0]))
+    posted = parse_datetime(min_date + int(row[1]))
+    title = next((x for x in reversed(row) if isinstance(x, str) and not _is_location(x)), "")
+    if not title:
+        return None
+    tags = {x[0]: x[1:] for x in row[5:] if isinstance(x, list) and x and isinstance(x[0], int)}
+    price_text = (tags.get(10) or [None])[0]
+    price, currency = parse_price(price_text if price_text is not None else row[3], "USD")
+    if price is not None and price < 0:
+        price = None
+    latitude, longitude, location = _sapi_location(row[4], descriptions)
+    slug = (tags.get(6) or [None])[0] or "item"
+    images = [f"https://images.craigslist.org/{str(image).split(':', 1)[-1]}_600x450.jpg" for image in tags.get(4, [])]
+    return ScrapedListing(
+        marketplace="craigslist",
+        external_id=posting_id,
+        url=canonical_url(f"{site_url.rstrip('/')}/d/{slug}/{posting_id}.html"),
+        title=" ".join(title.split()),
+        price=price,
+        currency=currency if price is not None else None,
+        location=location,
+        latitude=latitude,
+        longitude=longitude,
+        posted_at=posted,
+        images=images,
+    )
 
 
 def _is_location(value: str) -> bool:

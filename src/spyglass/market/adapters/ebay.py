@@ -33,8 +33,10 @@ from spyglass.market.adapters.parsing import (
     html_tree,
     parse_datetime,
     parse_price,
+    read_each,
     stable_id,
     text_of,
+    text_value,
 )
 from spyglass.market.adapters.registry import register_adapter
 
@@ -154,34 +156,40 @@ def parse_api_response(data: Any) -> list[ScrapedListing]:
     """Listings from a Browse API ``item_summary/search`` response."""
     if not isinstance(data, dict) or ("itemSummaries" not in data and "total" not in data):
         raise AdapterError("eBay's Browse API answered without itemSummaries; its format may have changed")
-    listings = []
-    for item in data.get("itemSummaries") or []:
-        title = " ".join(str(item.get("title") or "").split())
-        link = item.get("itemWebUrl")
-        if not title or not link:
-            continue
-        price_info = item.get("price") or {}
-        price, currency = parse_price(price_info.get("value"), price_info.get("currency"))
-        place = item.get("itemLocation") or {}
-        location = ", ".join(str(p) for p in (place.get("city"), place.get("postalCode"), place.get("country")) if p)
-        images = [img["imageUrl"] for img in [item.get("image") or {}, *(item.get("additionalImages") or [])] if img]
-        listings.append(
-            ScrapedListing(
-                marketplace="ebay",
-                external_id=str(item.get("legacyItemId") or item.get("itemId") or stable_id(link)),
-                url=canonical_url(link),
-                title=title,
-                price=price,
-                currency=currency,
-                description=" ".join(str(item.get("shortDescription") or "").split()),
-                location=location or None,
-                posted_at=parse_datetime(item.get("itemCreationDate")),
-                images=images,
-                seller=(item.get("seller") or {}).get("username"),
-                condition=(str(item["condition"]).lower() if item.get("condition") else None),
-            )
-        )
-    return listings
+    items = data.get("itemSummaries") or []
+    if not isinstance(items, list):
+        raise AdapterError("eBay's Browse API answered with itemSummaries that are not a list; its format changed")
+    return read_each(items, _api_item, site="eBay")
+
+
+def _api_item(item: dict[str, Any]) -> ScrapedListing | None:
+    title = text_value(item.get("title"))
+    link = item.get("itemWebUrl")
+    if not title or not isinstance(link, str) or not link.startswith(("http://", "https://")):
+        return None
+    price_info = item.get("price") or {}
+    price, currency = parse_price(price_info.get("value"), price_info.get("currency"))
+    place = item.get("itemLocation") or {}
+    location = ", ".join(
+        text_value(p) for p in (place.get("city"), place.get("postalCode"), place.get("country")) if text_value(p)
+    )
+    pictures = [item.get("image") or {}, *(item.get("additionalImages") or [])]
+    images = [str(picture["imageUrl"]) for picture in pictures if picture and picture.get("imageUrl")]
+    seller = item.get("seller") or {}
+    return ScrapedListing(
+        marketplace="ebay",
+        external_id=str(item.get("legacyItemId") or item.get("itemId") or stable_id(link)),
+        url=canonical_url(link),
+        title=title,
+        price=price,
+        currency=currency,
+        description=text_value(item.get("shortDescription")),
+        location=location or None,
+        posted_at=parse_datetime(item.get("itemCreationDate")),
+        images=images,
+        seller=str(seller["username"]) if seller.get("username") else None,
+        condition=text_value(item.get("condition")).lower() or None,
+    )
 
 
 def _item_url(href: str, item_id: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from spyglass.market.adapters.base import AdapterError, ScrapedListing
 from spyglass.market.adapters.common import PageAdapter
-from spyglass.market.adapters.parsing import embedded_state, find_dicts, html_tree
+from spyglass.market.adapters.parsing import embedded_state, find_dicts, html_tree, read_each
 
 
 class EmbeddedJsonAdapter(PageAdapter):
@@ -26,14 +26,7 @@ class EmbeddedJsonAdapter(PageAdapter):
         roots = embedded_state(html_tree(text))
         if not roots:
             raise AdapterError(f"the {self.label} page has no embedded data; the site's layout may have changed")
-        listings: list[ScrapedListing] = []
-        seen: set[str] = set()
-        for item in _all(roots, self.listing_keys):
-            listing = self.listing(item, url)
-            if listing is not None and listing.external_id not in seen:
-                seen.add(listing.external_id)
-                listings.append(listing)
-        return listings
+        return read_each(_all(roots, self.listing_keys), lambda item: self.listing(item, url), site=self.label)
 
 
 def _all(roots: Iterable[Any], keys: tuple[str, ...]) -> Iterable[dict[str, Any]]:

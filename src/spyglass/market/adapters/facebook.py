@@ -19,7 +19,9 @@ from spyglass.market.adapters.parsing import (
     html_tree,
     parse_datetime,
     parse_price,
+    read_each,
     script_json,
+    text_value,
 )
 from spyglass.market.adapters.registry import register_adapter
 
@@ -57,32 +59,28 @@ class FacebookAdapter(PageAdapter):
             if tree.css_first('form[action*="login"]') is not None:
                 raise AdapterError("Facebook asked to log in instead of showing results; try later", transient=True)
             raise AdapterError("the Facebook page holds no marketplace results; its data format may have changed")
-        listings: list[ScrapedListing] = []
-        seen: set[str] = set()
-        for item in found:
-            listing = self._listing(item)
-            if listing.external_id not in seen:
-                seen.add(listing.external_id)
-                listings.append(listing)
-        return listings
+        return read_each(found, self._listing, site=self.label)
 
-    def _listing(self, item: dict[str, Any]) -> ScrapedListing:
+    def _listing(self, item: dict[str, Any]) -> ScrapedListing | None:
         price_info = item.get("listing_price") or {}
         formatted = price_info.get("formatted_amount") or ""
         price, currency = parse_price(price_info.get("amount") or formatted)
         if currency is None and price is not None:
             currency = parse_price(formatted)[1] or "USD"
         geocode = (item.get("location") or {}).get("reverse_geocode") or {}
-        location = ", ".join(str(part) for part in (geocode.get("city"), geocode.get("state")) if part) or None
-        photo = ((item.get("primary_listing_photo") or {}).get("image") or {}).get("uri")
-        seller = (item.get("marketplace_listing_seller") or {}).get("name")
-        subtitles = [s.get("subtitle", "") for s in item.get("custom_sub_titles_with_rendering_flags") or []]
-        item_id = str(item["id"])
+        parts = (text_value(geocode.get("city")), text_value(geocode.get("state")))
+        location = ", ".join(part for part in parts if part) or None
+        photo = text_value(((item.get("primary_listing_photo") or {}).get("image") or {}).get("uri"))
+        seller = text_value((item.get("marketplace_listing_seller") or {}).get("name")) or None
+        subtitles = [text_value(s.get("subtitle")) for s in item.get("custom_sub_titles_with_rendering_flags") or []]
+        item_id, title = text_value(item["id"]), text_value(item["marketplace_listing_title"])
+        if not item_id or not title:
+            return None
         return ScrapedListing(
             marketplace=self.name,
             external_id=item_id,
             url=canonical_url(f"https://www.facebook.com/marketplace/item/{item_id}/"),
-            title=" ".join(str(item["marketplace_listing_title"]).split()),
+            title=title,
             price=price,
             currency=currency,
             description=" · ".join(s for s in subtitles if s),
@@ -99,6 +97,8 @@ def parse_item(text: str, page_url: str) -> ScrapedListing:
     if item is None:
         raise AdapterError("the Facebook item page holds no listing data; its format may have changed")
     listing = ADAPTER._listing(item)
+    if listing is None:
+        raise AdapterError("the Facebook item page's listing has no id or title; its format may have changed")
     price_info = item.get("listing_price") or {}
     listing.price, listing.currency = parse_price(price_info.get("amount"), price_info.get("currency") or "USD")
     listing.description = " ".join(str((item.get("redacted_description") or {}).get("text") or "").split())

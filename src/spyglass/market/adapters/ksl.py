@@ -15,7 +15,7 @@ from spyglass.market.adapters.base import (
 )
 from spyglass.market.adapters.common import search_terms
 from spyglass.market.adapters.embedded import EmbeddedJsonAdapter, first_image
-from spyglass.market.adapters.parsing import canonical_url, parse_datetime, parse_price
+from spyglass.market.adapters.parsing import canonical_url, parse_datetime, parse_price, text_value
 from spyglass.market.adapters.registry import register_adapter
 
 KM_PER_MILE = 1.609344
@@ -44,12 +44,14 @@ class KslAdapter(EmbeddedJsonAdapter):
         return f"{self.base_url(query)}/" + "/".join(segments)
 
     def listing(self, item: dict[str, Any], page_url: str) -> ScrapedListing | None:
-        title = " ".join(str(item.get("title") or "").split())
+        title = text_value(item.get("title"))
         if not title or str(item.get("status") or "active").lower() not in ("active", ""):
             return None
         price, currency = parse_price(item.get("price"), "USD")
-        item_id = str(item["id"])
-        place = ", ".join(str(p) for p in (item.get("city"), item.get("state")) if p) or None
+        item_id = text_value(item["id"])
+        if not item_id:
+            return None
+        place = ", ".join(text_value(p) for p in (item.get("city"), item.get("state")) if text_value(p)) or None
         return ScrapedListing(
             marketplace=self.name,
             external_id=item_id,
@@ -57,13 +59,13 @@ class KslAdapter(EmbeddedJsonAdapter):
             title=title,
             price=price,
             currency=currency if price is not None else None,
-            description=" ".join(str(item.get("description") or "").split()),
+            description=text_value(item.get("description")),
             location=place,
             latitude=_float(item.get("lat")),
             longitude=_float(item.get("lon")),
             images=first_image(item.get("photo") or item.get("photos")),
-            seller=item.get("sellerName") or None,
-            condition=(str(item["newUsed"]).lower() if item.get("newUsed") else None),
+            seller=text_value(item.get("sellerName")) or None,
+            condition=text_value(item.get("newUsed")).lower() or None,
             posted_at=parse_datetime(item.get("createTime") or item.get("displayTime")),
         )
 

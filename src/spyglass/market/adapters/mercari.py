@@ -15,7 +15,7 @@ from spyglass.market.adapters.base import (
 )
 from spyglass.market.adapters.common import build_url, search_terms
 from spyglass.market.adapters.embedded import EmbeddedJsonAdapter, first_image
-from spyglass.market.adapters.parsing import canonical_url, parse_datetime
+from spyglass.market.adapters.parsing import canonical_url, parse_datetime, text_value
 from spyglass.market.adapters.registry import register_adapter
 
 #: Mercari's item condition ids.
@@ -40,7 +40,7 @@ class MercariAdapter(EmbeddedJsonAdapter):
         return build_url(self.base_url(query), "/search/", params)
 
     def listing(self, item: dict[str, Any], page_url: str) -> ScrapedListing | None:
-        item_id, title = str(item["id"]), " ".join(str(item.get("name") or "").split())
+        item_id, title = text_value(item["id"]), text_value(item.get("name"))
         if not title or not item_id.startswith("m") or str(item.get("status")) in SOLD:
             return None
         try:
@@ -60,10 +60,10 @@ class MercariAdapter(EmbeddedJsonAdapter):
             title=title,
             price=price,
             currency="USD" if price is not None else None,
-            description=" ".join(str(item.get("description") or "").split()),
+            description=text_value(item.get("description")),
             images=first_image(item.get("photos") or item.get("thumbnails")),
-            seller=(seller.get("name") if isinstance(seller, dict) else None),
-            condition=str(condition).lower() if condition else None,
+            seller=(text_value(seller.get("name")) or None) if isinstance(seller, dict) else None,
+            condition=text_value(condition).lower() or None,
             posted_at=parse_datetime(item.get("created") or item.get("updated")),
         )
 

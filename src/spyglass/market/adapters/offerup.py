@@ -7,7 +7,7 @@ from typing import Any
 from spyglass.market.adapters.base import FILTER_KEYWORDS, FILTER_PRICE, Politeness, ScrapedListing, SearchQuery
 from spyglass.market.adapters.common import build_url, search_terms
 from spyglass.market.adapters.embedded import EmbeddedJsonAdapter, first_image
-from spyglass.market.adapters.parsing import canonical_url, parse_datetime, parse_price
+from spyglass.market.adapters.parsing import canonical_url, parse_datetime, parse_price, text_value
 from spyglass.market.adapters.registry import register_adapter
 
 
@@ -26,11 +26,13 @@ class OfferUpAdapter(EmbeddedJsonAdapter):
         return build_url(self.base_url(query), "/search", params)
 
     def listing(self, item: dict[str, Any], page_url: str) -> ScrapedListing | None:
-        title = " ".join(str(item.get("title") or "").split())
+        title = text_value(item.get("title"))
         if not title:
             return None
         price, currency = parse_price(item.get("price"), "USD")
-        listing_id = str(item["listingId"])
+        listing_id = text_value(item["listingId"])
+        if not listing_id:
+            return None
         return ScrapedListing(
             marketplace=self.name,
             external_id=listing_id,
@@ -38,9 +40,9 @@ class OfferUpAdapter(EmbeddedJsonAdapter):
             title=title,
             price=price,
             currency=currency if price is not None else None,
-            location=item.get("locationName") or None,
+            location=text_value(item.get("locationName")) or None,
             images=first_image(item.get("image")),
-            condition=(item.get("conditionText") or None),
+            condition=text_value(item.get("conditionText")) or None,
             posted_at=parse_datetime(item.get("postDate")),
         )
 

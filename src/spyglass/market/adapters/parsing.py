@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 import msgspec
@@ -58,9 +58,44 @@ def decode_json(text: str | bytes) -> Any:
 _JSON_DECODER = msgspec.json.Decoder()
 
 
+T = TypeVar("T")
+#: What a result of an unexpected shape raises while being converted (a number where text was, a list for a dict).
+UNREADABLE = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, ArithmeticError)
+
+
+def read_each(items: Iterable[T], convert: Callable[[T], ScrapedListing | None], *, site: str) -> list[ScrapedListing]:
+    """``convert`` each result, skipping those of an unexpected shape, keeping the first of each external id.
+
+    One odd result must not cost the others; AdapterError when results were there but none could be read.
+    """
+    listings: list[ScrapedListing] = []
+    seen: set[str] = set()
+    failed = total = 0
+    for item in items:
+        total += 1
+        try:
+            listing = convert(item)
+        except UNREADABLE:
+            failed += 1
+            continue
+        if listing is not None and listing.external_id not in seen:
+            seen.add(listing.external_id)
+            listings.append(listing)
+    if failed and not listings:
+        raise AdapterError(f"none of the {total} {site} results could be read; the data format may have changed")
+    return listings
+
+
 def html_tree(text: str) -> LexborHTMLParser:
     """Parse ``text`` as HTML."""
     return LexborHTMLParser(text)
+
+
+def text_value(value: Any) -> str:
+    """Text from a JSON value with whitespace collapsed; "" for anything that is not text or a number."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        return ""
+    return " ".join(str(value).split())
 
 
 def text_of(node: LexborNode | None) -> str:
@@ -72,7 +107,7 @@ def text_of(node: LexborNode | None) -> str:
 
 def absolute_url(base: str, href: str | None) -> str | None:
     """``href`` resolved against ``base``; None for an empty or non-web link."""
-    if not href or not href.strip():
+    if not isinstance(href, str) or not href.strip():
         return None
     href = href.strip()
     if href.startswith(("https://", "http://")) and " " not in href:
@@ -92,7 +127,9 @@ def parse_price(value: object, currency_hint: str | None = None) -> tuple[Decima
 
     Returns ``(None, None)`` when there is no amount ("Contact seller"); "free" is 0.
     """
-    if value is None or isinstance(value, bool):
+    if not isinstance(currency_hint, str):
+        currency_hint = None
+    if value is None or isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         return None, _currency(currency_hint)
     if isinstance(value, int | float | Decimal):
         try:
@@ -123,7 +160,10 @@ def parse_datetime(value: object) -> datetime | None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = value / 1000 if value > 10**11 else value  # milliseconds since the epoch
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     text = str(value).strip()
     if text.isdigit():
         return parse_datetime(int(text))
@@ -224,7 +264,7 @@ def json_ld(source: LexborHTMLParser | str) -> list[dict[str, Any]]:
 
 def _types(obj: dict[str, Any]) -> set[str]:
     value = obj.get("@type") or obj.get("type") or ()
-    names = [value] if isinstance(value, str) else value
+    names = value if isinstance(value, list) else [value] if isinstance(value, str) else []
     return {str(name).rsplit("/", 1)[-1] for name in names}
 
 
@@ -392,13 +432,10 @@ def products_from_structured_data(
 
     ``text`` (the page source, when the caller has it) lets JSON-LD be read without walking the tree.
     """
-    listings: list[ScrapedListing] = []
-    seen: set[str] = set()
-    for product in [*_products(json_ld(text if text is not None else tree)), *_products(microdata_items(tree))]:
-        listing = listing_from_product(product, marketplace=marketplace, page_url=page_url)
-        if listing is not None and listing.external_id not in seen:
-            seen.add(listing.external_id)
-            listings.append(listing)
+    products = [*_products(json_ld(text if text is not None else tree)), *_products(microdata_items(tree))]
+    listings = read_each(
+        products, lambda product: listing_from_product(product, marketplace=marketplace, page_url=page_url), site="page"
+    )
     if listings:
         return listings
     tags = opengraph(tree)

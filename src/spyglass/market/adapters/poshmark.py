@@ -8,7 +8,7 @@ from typing import Any
 from spyglass.market.adapters.base import FILTER_KEYWORDS, Politeness, ScrapedListing, SearchQuery
 from spyglass.market.adapters.common import build_url, search_terms
 from spyglass.market.adapters.embedded import EmbeddedJsonAdapter, first_image
-from spyglass.market.adapters.parsing import canonical_url, parse_datetime, parse_price
+from spyglass.market.adapters.parsing import canonical_url, parse_datetime, parse_price, text_value
 from spyglass.market.adapters.registry import register_adapter
 
 CONDITIONS = {"nwt": "new", "nwot": "like new", "ret": "new", "not_nwt": "used"}
@@ -27,15 +27,15 @@ class PoshmarkAdapter(EmbeddedJsonAdapter):
         return build_url(self.base_url(query), "/search", {"query": search_terms(query), "type": "listings"})
 
     def listing(self, item: dict[str, Any], page_url: str) -> ScrapedListing | None:
-        item_id, title = str(item["id"]), " ".join(str(item.get("title") or "").split())
+        item_id, title = text_value(item["id"]), text_value(item.get("title"))
         status = ((item.get("inventory") or {}).get("status") or "").lower()
-        if not title or status in SOLD:
+        if not title or not item_id or status in SOLD:
             return None
         amount = item.get("price_amount") or {}
         price, currency = parse_price(amount.get("val"), amount.get("currency_code") or "USD")
         slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:80] or "listing"
         cover = item.get("cover_shot") or {}
-        condition = str(item.get("condition") or "").lower()
+        condition = text_value(item.get("condition")).lower()
         return ScrapedListing(
             marketplace=self.name,
             external_id=item_id,
@@ -43,9 +43,9 @@ class PoshmarkAdapter(EmbeddedJsonAdapter):
             title=title,
             price=price,
             currency=currency if price is not None else None,
-            description=" ".join(str(item.get("description") or "").split()),
+            description=text_value(item.get("description")),
             images=first_image(cover.get("url_large") or cover.get("url") or item.get("pictures")),
-            seller=item.get("creator_username") or None,
+            seller=text_value(item.get("creator_username")) or None,
             condition=CONDITIONS.get(condition, condition or None),
             posted_at=parse_datetime(item.get("created_at")),
         )

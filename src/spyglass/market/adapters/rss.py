@@ -10,7 +10,15 @@ import feedparser
 
 from spyglass.market.adapters.base import AdapterError, Politeness, ScrapedListing, SearchQuery
 from spyglass.market.adapters.common import PageAdapter
-from spyglass.market.adapters.parsing import absolute_url, canonical_url, html_tree, parse_price, stable_id, text_of
+from spyglass.market.adapters.parsing import (
+    absolute_url,
+    canonical_url,
+    html_tree,
+    parse_price,
+    read_each,
+    stable_id,
+    text_of,
+)
 from spyglass.market.adapters.registry import register_adapter
 
 FEED_HEADERS = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"}
@@ -39,7 +47,7 @@ class RssAdapter(PageAdapter):
         feed = feedparser.parse(text)
         if feed.bozo and not feed.entries:
             raise AdapterError(f"{url} is not an RSS or Atom feed ({feed.get('bozo_exception', 'unreadable')})")
-        return [listing for entry in feed.entries if (listing := self._entry(entry, url)) is not None]
+        return read_each(feed.entries, lambda entry: self._entry(entry, url), site="feed")
 
     def _entry(self, entry: Any, feed_url: str) -> ScrapedListing | None:
         title = " ".join(str(entry.get("title", "")).split())
