@@ -185,3 +185,39 @@ async def test_another_user_cannot_see_or_change_a_target(client: Client, servic
     async with services.db.session() as session:
         target = await session.scalar(select(ScanTarget).where(ScanTarget.id == target_id))
         assert target is not None and target.name == "Alice's secret shop"
+
+
+ODD_ADDRESSES = [
+    "http://a..b/",
+    "http://%00/",
+    "http://ex ample.com/",
+    "http://" + "a" * 300 + ".com/",
+    "http://[::1/",
+    "http://[fe80::1%25eth0]/",
+    "http://xn--/",
+    "http://-/",
+    "http://0x7f.1/",
+    "http://2130706433/",
+    "https://münchen.example/",
+    "http://127.0.0.1:0/",
+    "//127.0.0.1/",
+    "http:///path",
+]
+
+
+async def test_odd_addresses_get_a_clear_answer(client: Client, services: Services) -> None:
+    alice = await create_user(services)
+    client.headers.update(await bearer(services, alice))
+    for address in ODD_ADDRESSES:
+        response = await client.post("/api/v1/scanner/targets", json={"name": "odd", "base_url": address})
+        assert response.status_code in (201, 422), f"{address!r} -> {response.status_code} {response.text[:200]}"
+        if response.status_code == 422:
+            assert response.json()["detail"]["base_url"], address
+        else:
+            await client.delete(f"/api/v1/scanner/targets/{response.json()['id']}")
+    for login_url in ("http://xn--/login", "ftp://127.0.0.1/", "http://[::1/login", 5):
+        auth = {"kind": "form", "login_url": login_url, "fields": {"user": "a", "pass": "b"}}
+        response = await client.post(
+            "/api/v1/scanner/targets", json={"name": "odd", "base_url": "http://127.0.0.1:3/", "auth": auth}
+        )
+        assert response.status_code in (400, 422), f"{login_url!r} -> {response.status_code}"

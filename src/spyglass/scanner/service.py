@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,6 +72,10 @@ def normalise_base_url(raw: str) -> str:
         raise InvalidInput(detail={"base_url": "The address has no host name."})
     if parts.username or parts.password:
         raise InvalidInput(detail={"base_url": "Leave user names and passwords out of the address; use scan login."})
+    try:
+        httpx.URL(text).host  # noqa: B018 - decoding the host is the check (IDNA)
+    except (httpx.InvalidURL, UnicodeError):
+        raise InvalidInput(detail={"base_url": "The host name is not valid."}) from None
     host = parts.hostname.lower()
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
@@ -169,7 +174,12 @@ def _auth(value: Any, errors: dict[str, str], existing: dict[str, Any] | None) -
 
 
 def normalise_login_url(raw: str) -> str:
-    parts = urlsplit(raw)
+    """The login form's address as given; ValueError unless it is a valid http(s) URL."""
+    try:
+        parts = urlsplit(raw)
+        httpx.URL(raw).host  # noqa: B018 - decoding the host is the check (IDNA)
+    except (ValueError, httpx.InvalidURL) as exc:  # UnicodeError is a ValueError
+        raise ValueError(raw) from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(raw)
     return raw
