@@ -116,6 +116,24 @@ def test_double_negation_is_positive_in_terms() -> None:
     assert not query.matches("bike with helmet and lock")
 
 
+@pytest.mark.parametrize(
+    ("query", "excluded"),
+    [
+        ('bike -parts -"for parts"', ["parts", "for parts"]),
+        ("bike -(Kids OR girls) NOT helmet", ["Kids", "girls", "helmet"]),
+        ("bike -(kids girls)", []),  # only both together exclude a listing
+        ("(bike -parts) OR trike", []),  # a trike for parts still matches
+        ("bike -(-helmet OR lock)", ["lock"]),  # bike AND helmet AND NOT lock
+        ("bike", []),
+    ],
+)
+def test_excluded_terms(query: str, excluded: list[str]) -> None:
+    parsed = parse_query(query)
+    assert parsed.excluded_terms() == excluded
+    for term in excluded:  # a listing that contains an excluded term never matches
+        assert not parsed.matches(f"bike helmet trike {term}")
+
+
 def test_required_terms_of_pure_or_query_is_empty() -> None:
     assert parse_query("trek OR giant").required_terms() == []
     assert parse_query("trek OR giant").terms() == ["trek", "giant"]
@@ -223,14 +241,20 @@ def test_any_input_parses_or_is_refused_cleanly(text: str) -> None:
         assert not query.matches("")
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(expression=_expressions(), text=_texts)
-def test_a_matching_text_contains_a_positive_term(expression: str, text: str) -> None:
+def test_terms_required_terms_and_excluded_terms_hold_for_matches(expression: str, text: str) -> None:
     if "*" in expression:
         return  # terms() drops the "*", so a prefix term is not re-checkable as a word
     try:
         query = parse_query(expression)
     except QueryError:
         return
+
+    def contains(term: str) -> bool:
+        return parse_query(f'"{term}"').matches(text)
+
     if query.matches(text):
-        assert any(parse_query(f'"{term}"').matches(text) for term in query.terms())
+        assert any(contains(term) for term in query.terms())
+        assert all(contains(term) for term in query.required_terms())
+        assert not any(contains(term) for term in query.excluded_terms())

@@ -144,6 +144,24 @@ def _collect_terms(node: _Node, *, positive: bool, required_only: bool, out: lis
             _collect_terms(child, positive=positive, required_only=required_only, out=out)
 
 
+def _sufficient_terms(node: _Node, out: list[_Term]) -> None:
+    """Terms whose presence alone makes ``node`` true."""
+    if isinstance(node, _Term):
+        out.append(node)
+    elif isinstance(node, _Or):
+        for child in node.children:
+            _sufficient_terms(child, out)
+
+
+def _collect_excluded(node: _Node, out: list[_Term]) -> None:
+    """Terms whose presence alone makes ``node`` false."""
+    if isinstance(node, _Not):
+        _sufficient_terms(node.child, out)
+    elif isinstance(node, _And):
+        for child in node.children:
+            _collect_excluded(child, out)
+
+
 @dataclass(frozen=True)
 class Query:
     """A parsed query. Build it with :func:`parse_query`; it is immutable and safe to share."""
@@ -170,21 +188,34 @@ class Query:
         """The words and phrases that every matching listing contains (``(red OR blue) bike`` -> ``["bike"]``)."""
         return self._originals(required_only=True)
 
-    def _originals(self, *, required_only: bool) -> list[str]:
+    def excluded_terms(self) -> list[str]:
+        """The words and phrases that no matching listing contains (``bike -(kids OR girls)`` -> kids, girls).
+
+        For sites that take exclusions themselves (``-word``); the query is still applied locally.
+        """
         found: list[_Term] = []
-        _collect_terms(self._root, positive=True, required_only=required_only, out=found)
-        seen: set[str] = set()
-        result = []
-        for term in found:
-            key = term.render()
-            if key not in seen:
-                seen.add(key)
-                result.append(term.original)
-        return result
+        _collect_excluded(self._root, found)
+        return _unique_originals(found)
 
     def __str__(self) -> str:
         """The normalised form: lower case, accents removed, operators in capitals, grouping in parentheses."""
         return _render(self._root)
+
+    def _originals(self, *, required_only: bool) -> list[str]:
+        found: list[_Term] = []
+        _collect_terms(self._root, positive=True, required_only=required_only, out=found)
+        return _unique_originals(found)
+
+
+def _unique_originals(found: list[_Term]) -> list[str]:
+    seen: set[str] = set()
+    result = []
+    for term in found:
+        key = term.render()
+        if key not in seen:
+            seen.add(key)
+            result.append(term.original)
+    return result
 
 
 # --- lexer -------------------------------------------------------------------------------------
