@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,7 +11,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from spyglass.core.fetch import Fetcher
+from spyglass.core.fetch import Fetcher, PermanentFetchError
 from spyglass.market.adapters.base import AdapterError, SearchQuery
 from spyglass.market.adapters.ebay import EbayAdapter, EbayCredentials, parse_api_response, parse_results_page
 from tests.market.adapters.conftest import page, serve
@@ -119,3 +120,16 @@ def test_configure_takes_the_keyset_and_area_list_from_the_settings() -> None:
         assert ebay.ADAPTER.credentials is None  # no keyset: the HTML results page
     finally:
         ebay.ADAPTER.credentials, craigslist.ADAPTER.areas_url, craigslist.ADAPTER.areas.ttl = before
+
+
+async def test_the_api_is_not_crawling_but_the_results_page_is(server: LocalHttpServer, fetcher: Fetcher) -> None:
+    server.robots_txt = "User-agent: *\nDisallow: /\n"
+    serve(server, "/identity/v1/oauth2/token", '{"access_token": "t", "expires_in": 7200}', "application/json")
+    serve(server, "/buy/browse/v1/item_summary/search", page("ebay-browse.json"), "application/json")
+    serve(server, "/sch/i.html", page("ebay-results.html"))
+    polite = functools.partial(fetcher.fetch, respect_robots=True)  # how market runs call adapters
+    query = SearchQuery(terms="nikon", endpoint=server.origin)
+    assert len(await EbayAdapter(CREDENTIALS).search(query, polite)) == 2
+    with pytest.raises(PermanentFetchError, match="robots"):
+        await EbayAdapter().search(query, polite)
+    assert server.hits("/sch/i.html") == 0

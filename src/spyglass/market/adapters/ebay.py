@@ -113,6 +113,7 @@ class EbayAdapter:
         basic = base64.b64encode(f"{credentials.client_id}:{credentials.client_secret}".encode()).decode()
         result = await fetch(
             f"{base.rstrip('/')}/identity/v1/oauth2/token",
+            respect_robots=False,  # an official API called with our keyset, not crawling
             method="POST",
             headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
             content=urlencode({"grant_type": "client_credentials", "scope": SCOPE}).encode(),
@@ -132,7 +133,8 @@ class EbayAdapter:
             "X-EBAY-C-MARKETPLACE-ID": credentials.marketplace_id,
             "Accept": "application/json",
         }
-        result = await fetch(self.api_url(query), headers=headers)
+        # The Browse API is the sanctioned way in (api.ebay.com's robots.txt is about crawlers, not API clients).
+        result = await fetch(self.api_url(query), headers=headers, respect_robots=False)
         try:
             data = result.json()
         except ValueError:
