@@ -414,3 +414,29 @@ async def test_scans_at_once_are_capped_and_a_run_that_ended_frees_its_place(
     assert shown["status"] == "failed" and shown["error"] == "Took longer than the 14400 s limit. (after 2 attempts)"
     assert (await client.post(url, json={})).status_code == 202
     assert second["status"] == "queued"
+
+
+async def test_an_expired_risk_acceptance_counts_as_open_again(client: Client, services: Services) -> None:
+    from datetime import timedelta
+
+    from spyglass.core.db import utcnow
+
+    alice = await create_user(services)
+    client.headers.update(await bearer(services, alice))
+    target_id = await make_target(services, alice, "http://127.0.0.1:1/")
+    first = await make_scan(services, alice, target_id)
+    await ScanRecorder(services, first).finding(sqli())
+    async with services.db.session(write=True) as session:
+        finding = await session.scalar(select(Finding).where(Finding.scan_id == first))
+        assert finding is not None
+        finding.status, finding.accepted_until = "accepted_risk", utcnow() - timedelta(minutes=1)
+        finding_id, priority = finding.id, finding.priority
+    shown = (await client.get(f"/api/v1/scanner/findings/{finding_id}")).json()
+    assert shown["status"] == "open"
+    async with services.db.session() as session:
+        assert (await findings.scan_totals(session, first)).risk_score == priority
+    second = await make_scan(services, alice, target_id)
+    await ScanRecorder(services, second).finding(sqli())
+    async with services.db.session() as session:
+        again = await session.scalar(select(Finding).where(Finding.scan_id == second))
+        assert again is not None and again.status == "open" and again.accepted_until is None
