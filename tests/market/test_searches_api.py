@@ -138,7 +138,7 @@ async def test_start_stop_all_and_run_now(client: Client, services: Services) ->
         for n in range(3)
     ]
     stopped = await client.post(f"/api/v1/market/searches/{ids[0]}/stop")
-    assert stopped.status_code == 201 and stopped.json()["enabled"] is False
+    assert stopped.status_code == 200 and stopped.json()["enabled"] is False
     assert stopped.json()["next_run_at"] is None
     schedule = await schedule_of(services, ids[0])
     assert schedule is not None and not schedule.enabled

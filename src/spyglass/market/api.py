@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Response, delete, get, patch, post, put
 from litestar.params import JSONBody, PathParameter, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.accounts.auth import CurrentUser, require_user
@@ -107,7 +107,8 @@ async def delete_search_api(db: AsyncSession, me: CurrentUser, search_id: Object
     await service.delete_search(db, user_id=me.id, search_id=search_id)
 
 
-@post("/api/v1/market/searches/{search_id:int}/start", guards=[require_user], tags=TAGS, summary="Start a search",
+@post("/api/v1/market/searches/{search_id:int}/start", guards=[require_user], tags=TAGS,
+      status_code=HTTP_200_OK, summary="Start a search",
       opt=BOT_CONTROLS, responses=error_responses(401, 404, 409, 429))  # fmt: skip
 async def start_search_api(
     db: AsyncSession, services: Services, me: CurrentUser, search_id: ObjectId
@@ -116,7 +117,8 @@ async def start_search_api(
     return await _search_with_next(db, search)
 
 
-@post("/api/v1/market/searches/{search_id:int}/stop", guards=[require_user], tags=TAGS, summary="Stop a search",
+@post("/api/v1/market/searches/{search_id:int}/stop", guards=[require_user], tags=TAGS,
+      status_code=HTTP_200_OK, summary="Stop a search",
       opt=BOT_CONTROLS, responses=error_responses(401, 404, 429))  # fmt: skip
 async def stop_search_api(db: AsyncSession, services: Services, me: CurrentUser, search_id: ObjectId) -> dict[str, Any]:
     search = await service.set_enabled(
@@ -133,13 +135,15 @@ async def run_search_api(db: AsyncSession, me: CurrentUser, search_id: ObjectId)
     return {"run_id": run.id, "status": run.status}
 
 
-@post("/api/v1/market/searches/start-all", guards=[require_user], tags=TAGS, summary="Start all your searches",
+@post("/api/v1/market/searches/start-all", guards=[require_user], tags=TAGS,
+      status_code=HTTP_200_OK, summary="Start all your searches",
       opt=BOT_CONTROLS, responses=error_responses(401, 409, 429))  # fmt: skip
 async def start_all_api(db: AsyncSession, services: Services, me: CurrentUser) -> dict[str, int]:
     return {"changed": await service.set_all_enabled(db, user_id=me.id, enabled=True, settings=services.settings)}
 
 
-@post("/api/v1/market/searches/stop-all", guards=[require_user], tags=TAGS, summary="Stop all your searches",
+@post("/api/v1/market/searches/stop-all", guards=[require_user], tags=TAGS,
+      status_code=HTTP_200_OK, summary="Stop all your searches",
       opt=BOT_CONTROLS, responses=error_responses(401, 429))  # fmt: skip
 async def stop_all_api(db: AsyncSession, services: Services, me: CurrentUser) -> dict[str, int]:
     return {"changed": await service.set_all_enabled(db, user_id=me.id, enabled=False, settings=services.settings)}
@@ -152,7 +156,8 @@ async def search_stats_api(db: AsyncSession, me: CurrentUser, search_id: ObjectI
     return stats_out(await listings.search_stats(db, user_id=me.id, search_id=search_id))
 
 
-@post("/api/v1/market/preview", guards=[require_user], tags=TAGS, summary="Preview a search without saving it",
+@post("/api/v1/market/preview", guards=[require_user], tags=TAGS,
+      status_code=HTTP_200_OK, summary="Preview a search without saving it",
       opt=BOT_CONTROLS, responses=error_responses(400, 401, 422, 429))  # fmt: skip
 async def preview_api(services: Services, me: CurrentUser, data: JSONBody[SearchIn]) -> dict[str, Any]:
     """Run the search once against its marketplaces (short time limit) and return what it would keep."""
@@ -302,7 +307,8 @@ async def list_alerts_api(
     return result.to_dict([alert_out(alert) for alert in result.items])
 
 
-@post("/api/v1/market/alerts/read", guards=[require_user], tags=TAGS, summary="Mark your alerts read",
+@post("/api/v1/market/alerts/read", guards=[require_user], tags=TAGS,
+      status_code=HTTP_200_OK, summary="Mark your alerts read",
       responses=error_responses(401, 429))  # fmt: skip
 async def read_alerts_api(db: AsyncSession, me: CurrentUser) -> dict[str, int]:
     return {"marked": await listings.mark_alerts_read(db, user_id=me.id)}
