@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import random
 from dataclasses import replace
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFilter
 
 from spyglass.market.grouping import (
@@ -344,6 +346,27 @@ def test_group_items_finds_the_same_photo_under_a_reworded_title() -> None:
     assert same_item(first, second)
     others = [(f"other-{n}", signature(f"Lamp {n}", 20 + n, "craigslist")) for n in range(5)]
     assert group_items([("a", first), *others, ("b", second)])[0] == ["a", "b"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cents=st.integers(min_value=1, max_value=10_000_000),
+    step=st.sampled_from(["relative", "absolute", "just-over"]),
+)
+def test_group_items_groups_prices_on_the_tolerance_edge(cents: int, step: str) -> None:
+    low = Decimal(cents) / 100
+    if step == "relative":
+        high = (low / Decimal("0.9")).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    elif step == "absolute":
+        high = low + 5
+    else:
+        high = max(low / Decimal("0.9"), low + 5).quantize(Decimal("0.01"), rounding=ROUND_DOWN) + Decimal("0.01")
+    first = signature("Vintage Schwinn bike", 0, "craigslist")
+    first = replace(first, price=low)
+    second = replace(first, price=high, marketplace="ebay")
+    together = same_item(first, second)
+    assert together is (step != "just-over")
+    assert (group_items([(1, first), (2, second)]) == [[1, 2]]) is together
 
 
 def test_group_items_handles_thousands() -> None:

@@ -235,12 +235,15 @@ def _price_bucket(price: Decimal | None) -> int | None:
     """Buckets such that two close prices (see :func:`_highest_close_price`) are at most one bucket apart.
 
     Bucket ``b`` holds prices in [r**b, r**(b+1)) with r = 1 / (1 - PRICE_TOLERANCE); every price up to
-    ten times the absolute tolerance shares the lowest bucket, where the absolute tolerance rules.
+    PRICE_TOLERANCE_ABSOLUTE / PRICE_TOLERANCE (50) shares the lowest bucket, where the absolute
+    tolerance is the larger one.
     """
     if price is None:
         return None
-    floor = float(PRICE_TOLERANCE_ABSOLUTE * 10)
-    return math.floor(math.log(max(float(price), floor)) / -math.log(1 - float(PRICE_TOLERANCE)))
+    floor = float(PRICE_TOLERANCE_ABSOLUTE / PRICE_TOLERANCE)  # below it the absolute tolerance is the larger
+    # A hair wider than the tolerance, so that float rounding never puts two close prices two buckets apart.
+    width = -math.log(1 - float(PRICE_TOLERANCE)) * (1 + 1e-9)
+    return math.floor(math.log(max(float(price), floor)) / width)
 
 
 def group_items(signatures: Sequence[tuple[K, ItemSignature]]) -> list[list[K]]:

@@ -43,6 +43,7 @@ __all__ = [
     "AT_MARKET_PERCENT",
     "COMPARABLE_TITLE_THRESHOLD",
     "MIN_COMPARABLES",
+    "MIN_SHARED_WORDS",
     "OUTLIER_RATIO",
     "DealScore",
     "MarketStats",
