@@ -178,3 +178,25 @@ async def test_results_filters_and_the_finding_page(client: Client, services: Se
         finding = await session.get(Finding, finding_id)
         assert finding is not None and finding.status == "accepted_risk" and finding.status_note == "WAF"
         assert finding.accepted_until is not None
+
+
+async def test_history_trend_and_compare_form(client: Client, services: Services) -> None:
+    from spyglass.core.db import utcnow
+
+    alice = await signed_in(client, services)
+    target_id = await make_target(services, alice, "http://127.0.0.1:1/")  # type: ignore[arg-type]
+    scan_ids = [await make_scan(services, alice, target_id, status="succeeded") for _ in range(3)]  # type: ignore[arg-type]
+    async with services.db.session(write=True) as session:
+        for risk, scan_id in zip((80, 40, 10), scan_ids, strict=True):
+            scan = await session.get(Scan, scan_id)
+            assert scan is not None
+            scan.finished_at, scan.risk_score = utcnow(), risk
+            scan.severity_counts = {"critical": 0, "high": risk // 40, "medium": 0, "low": 1, "info": 0}
+    page = await client.get(f"/scanner/targets/{target_id}")
+    html = page.text
+    meters = re.findall(r'<meter [^>]*value="(\d+)"', html)
+    assert meters == ["80", "40", "10"]  # oldest first
+    assert f'<option value="{scan_ids[1]}" selected>' in html.split('id="compare-base"')[1].split("</select>")[0]
+    assert f'<option value="{scan_ids[2]}" selected>' in html.split('id="compare-head"')[1].split("</select>")[0]
+    trend = await client.get(f"/api/v1/scanner/targets/{target_id}/trend")
+    assert [s["risk_score"] for s in trend.json()["scans"]] == [80, 40, 10]
