@@ -1,0 +1,336 @@
+"""The user dashboard: cards and series over the user's own searches, listings, scans and findings.
+
+Every query is scoped by the ``user_id`` column of the table it reads (matches, searches, scans,
+findings), so one user's dashboard never counts another user's rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from sqlalchemy import Float, and_, case, cast, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from spyglass.analytics.series import Series, make_series
+from spyglass.analytics.sql import (
+    day_of,
+    dialect_of,
+    median_column,
+    medians_in_python,
+    seconds_between,
+    start_of,
+    window_start,
+)
+from spyglass.core.tenancy import owned_by
+from spyglass.market.models import Listing, ListingMatch, ListingStatus, SavedSearch
+from spyglass.scanner.contract import SEVERITIES
+from spyglass.scanner.models import Finding, FindingStatus, Scan, ScanStatus, ScanTarget
+
+
+def severity_rank(severity: str) -> int:
+    """Critical first, unknown severities last."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+
+
+async def user_dashboard(
+    session: AsyncSession, *, user_id: int, days: int, now: datetime, best_deals: int = 5, buckets: int = 10
+) -> dict[str, Any]:
+    """Cards and series of one user's dashboard over the last ``days`` days (UTC)."""
+    dialect = dialect_of(session)
+    since = window_start(days, now)
+    latest_scans = await _latest_scans(session, user_id)
+    cards = {
+        "active_searches": await _active_searches(session, user_id),
+        "new_listings_today": await _new_listings_since(session, user_id, start_of(now.date())),
+        "best_deals": await _best_deals(session, user_id, best_deals),
+        "open_findings": await _open_findings(session, user_id, [scan["scan_id"] for scan in latest_scans], now),
+        "latest_risk": latest_scans,
+    }
+    series = [
+        await listings_per_day(session, user_id, since, dialect),
+        await median_price(session, user_id, since, dialect),
+        await price_distribution(session, user_id, buckets),
+        await findings_over_time(session, user_id, since, dialect),
+        await time_to_fix(session, user_id, since, dialect),
+    ]
+    return {"days": days, "since": since.date().isoformat(), "cards": cards, "series": series}
+
+
+async def _active_searches(session: AsyncSession, user_id: int) -> int:
+    statement = owned_by(select(func.count()).select_from(SavedSearch), SavedSearch, user_id)
+    return int(await session.scalar(statement.where(SavedSearch.enabled.is_(True))) or 0)
+
+
+async def _new_listings_since(session: AsyncSession, user_id: int, since: datetime) -> int:
+    statement = select(func.count(func.distinct(ListingMatch.listing_id))).where(
+        ListingMatch.user_id == user_id, ListingMatch.first_matched_at >= since
+    )
+    return int(await session.scalar(statement) or 0)
+
+
+async def _best_deals(session: AsyncSession, user_id: int, limit: int) -> list[dict[str, Any]]:
+    """The active listings furthest below their search's market (positive deal percent), best first."""
+    statement = (
+        select(ListingMatch.deal_percent, Listing.id, Listing.title, Listing.url, Listing.price, Listing.currency)
+        .join(Listing, Listing.id == ListingMatch.listing_id)
+        .where(
+            ListingMatch.user_id == user_id,
+            ListingMatch.deal_percent > 0,
+            Listing.status == ListingStatus.ACTIVE.value,
+        )
+        .order_by(ListingMatch.deal_percent.desc(), Listing.id)
+        .limit(limit * 4)
+    )
+    deals: dict[int, dict[str, Any]] = {}
+    for row in (await session.execute(statement)).all():
+        if row.id not in deals and len(deals) < limit:  # a listing several searches matched counts once
+            deals[row.id] = {
+                "listing_id": row.id,
+                "title": row.title,
+                "url": row.url,
+                "price": None if row.price is None else float(row.price),
+                "currency": row.currency,
+                "deal_percent": round(row.deal_percent, 1),
+            }
+    return list(deals.values())
+
+
+async def _latest_scans(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
+    """Each of the user's targets with its latest succeeded scan (risk score, when), if any."""
+    latest_id = (
+        select(Scan.id)
+        .where(Scan.target_id == ScanTarget.id, Scan.status == ScanStatus.SUCCEEDED.value)
+        .order_by(Scan.finished_at.desc(), Scan.id.desc())
+        .limit(1)
+        .correlate(ScanTarget)
+        .scalar_subquery()
+    )
+    targets = owned_by(select(ScanTarget.id, ScanTarget.name, latest_id.label("scan_id")), ScanTarget, user_id)
+    rows = (await session.execute(targets.order_by(ScanTarget.name, ScanTarget.id))).all()
+    scan_ids = [row.scan_id for row in rows if row.scan_id is not None]
+    scans = {}
+    if scan_ids:
+        found = await session.execute(
+            select(Scan.id, Scan.risk_score, Scan.finished_at).where(Scan.id.in_(scan_ids), Scan.user_id == user_id)
+        )
+        scans = {row.id: row for row in found.all()}
+    result = []
+    for row in rows:
+        scan = scans.get(row.scan_id)
+        result.append(
+            {
+                "target_id": row.id,
+                "target": row.name,
+                "scan_id": row.scan_id,
+                "risk_score": scan.risk_score if scan else None,
+                "finished_at": scan.finished_at.isoformat() if scan and scan.finished_at else None,
+            }
+        )
+    return result
+
+
+async def _open_findings(
+    session: AsyncSession, user_id: int, scan_ids: list[int | None], now: datetime
+) -> list[dict[str, Any]]:
+    """Open findings of each target's latest scan by severity (an expired accepted risk is open again)."""
+    ids = [scan_id for scan_id in scan_ids if scan_id is not None]
+    if not ids:
+        return []
+    still_open = or_(
+        Finding.status == FindingStatus.OPEN.value,
+        and_(Finding.status == FindingStatus.ACCEPTED_RISK.value, Finding.accepted_until <= now),
+    )
+    statement = (
+        select(Finding.severity, func.count())
+        .where(Finding.user_id == user_id, Finding.scan_id.in_(ids), still_open)
+        .group_by(Finding.severity)
+    )
+    counts = {row[0]: row[1] for row in await session.execute(statement)}
+    return [{"severity": s, "findings": counts[s]} for s in sorted(counts, key=severity_rank)]
+
+
+async def listings_per_day(session: AsyncSession, user_id: int, since: datetime, dialect: str) -> Series:
+    """Listings first matched by any of the user's searches, per day and marketplace."""
+    day = day_of(ListingMatch.first_matched_at, dialect).label("day")
+    statement = (
+        select(day, Listing.marketplace, func.count(func.distinct(ListingMatch.listing_id)))
+        .join(Listing, Listing.id == ListingMatch.listing_id)
+        .where(ListingMatch.user_id == user_id, ListingMatch.first_matched_at >= since)
+        .group_by(day, Listing.marketplace)
+        .order_by(day, Listing.marketplace)
+    )
+    rows = (await session.execute(statement)).all()
+    return make_series(
+        "listings_per_day",
+        "New listings per day and marketplace",
+        ["day", "marketplace", "listings"],
+        rows,
+        group="marketplace",
+        chart="bar",
+        stacked=True,
+    )
+
+
+async def median_price(session: AsyncSession, user_id: int, since: datetime, dialect: str) -> Series:
+    """The median asking price of the listings each search found each day (exact on both backends)."""
+    day = day_of(ListingMatch.first_matched_at, dialect).label("day")
+    base = (
+        select(day, SavedSearch.id.label("search_id"), SavedSearch.name)
+        .select_from(ListingMatch)
+        .join(Listing, Listing.id == ListingMatch.listing_id)
+        .join(SavedSearch, SavedSearch.id == ListingMatch.search_id)
+        .where(
+            ListingMatch.user_id == user_id,
+            SavedSearch.user_id == user_id,
+            ListingMatch.first_matched_at >= since,
+            Listing.price.is_not(None),
+        )
+    )
+    if dialect == "postgresql":
+        statement = base.add_columns(median_column(Listing.price), func.count()).group_by(
+            day, SavedSearch.id, SavedSearch.name
+        )
+        rows = [(row[0], row[2], round(float(row[3]), 3), row[4]) for row in (await session.execute(statement)).all()]
+    else:
+        raw = (await session.execute(base.add_columns(Listing.price))).all()
+        names = {(row[0], row[1]): row[2] for row in raw}
+        medians = medians_in_python(((row[0], row[1]), row[3]) for row in raw)
+        counts: dict[Any, int] = {}
+        for row in raw:
+            counts[(row[0], row[1])] = counts.get((row[0], row[1]), 0) + 1
+        rows = [(key[0], names[key], medians[key], counts[key]) for key in medians]
+    rows.sort(key=lambda row: (row[0], row[1]))
+    return make_series(
+        "median_price",
+        "Median asking price of new listings per search",
+        ["day", "search", "median_price", "listings"],
+        rows,
+        y=["median_price"],
+        group="search",
+    )
+
+
+def _bucket_edges(low: Decimal, high: Decimal, buckets: int) -> list[Decimal]:
+    """``buckets + 1`` edges from ``low`` covering ``high``, with a whole-number width."""
+    width = max(Decimal(1), ((high - low) / buckets).to_integral_value(rounding=ROUND_CEILING))
+    if low + width * buckets <= high:
+        width += 1
+    return [low + width * i for i in range(buckets + 1)]
+
+
+async def price_distribution(session: AsyncSession, user_id: int, buckets: int) -> Series:
+    """How many of the user's active listings (counted once each) fall in each price range."""
+    listings = (
+        select(Listing.id, Listing.price)
+        .join(ListingMatch, ListingMatch.listing_id == Listing.id)
+        .where(
+            ListingMatch.user_id == user_id,
+            Listing.status == ListingStatus.ACTIVE.value,
+            Listing.price.is_not(None),
+        )
+        .distinct()
+        .subquery()
+    )
+    low, high = (await session.execute(select(func.min(listings.c.price), func.max(listings.c.price)))).one()
+    rows: list[list[Any]] = []
+    if low is not None:
+        low = Decimal(low).to_integral_value(rounding="ROUND_FLOOR")
+        edges = _bucket_edges(low, Decimal(high), buckets)
+        counts = [
+            func.sum(case((and_(listings.c.price >= edges[i], listings.c.price < edges[i + 1]), 1), else_=0))
+            for i in range(buckets)
+        ]
+        totals = (await session.execute(select(*counts))).one()
+        rows = [
+            [f"{edges[i]}–{edges[i + 1]}", float(edges[i]), float(edges[i + 1]), int(totals[i] or 0)]
+            for i in range(buckets)
+        ]
+    return make_series(
+        "price_distribution",
+        "Price distribution of active listings",
+        ["range", "from", "to", "listings"],
+        rows,
+        chart="bar",
+    )
+
+
+async def findings_over_time(session: AsyncSession, user_id: int, since: datetime, dialect: str) -> Series:
+    """Distinct findings per target, day (of the scan's end) and severity, from succeeded scans."""
+    day = day_of(Scan.finished_at, dialect).label("day")
+    statement = (
+        select(day, ScanTarget.name, Finding.severity, func.count(func.distinct(Finding.fingerprint)))
+        .select_from(Finding)
+        .join(Scan, Scan.id == Finding.scan_id)
+        .join(ScanTarget, ScanTarget.id == Finding.target_id)
+        .where(
+            Finding.user_id == user_id,
+            Scan.user_id == user_id,
+            Scan.status == ScanStatus.SUCCEEDED.value,
+            Scan.finished_at >= since,
+        )
+        .group_by(day, ScanTarget.id, ScanTarget.name, Finding.severity)
+    )
+    rows = sorted((await session.execute(statement)).all(), key=lambda r: (r[0], r[1], severity_rank(r[2])))
+    return make_series(
+        "findings_over_time",
+        "Findings per target and severity over time",
+        ["day", "target", "severity", "findings"],
+        rows,
+        group="target,severity",
+    )
+
+
+async def time_to_fix(session: AsyncSession, user_id: int, since: datetime, dialect: str) -> Series:
+    """Hours from a finding's first sighting to the first succeeded scan of its target without it.
+
+    A finding (target + fingerprint) counts as fixed when a succeeded scan of the target finished after
+    the last scan that found it; only fixes within the window are counted.
+    """
+    sightings = (
+        select(
+            Finding.target_id,
+            Finding.fingerprint,
+            Finding.severity,
+            func.min(Finding.first_seen_at).label("first_seen"),
+            func.max(Scan.finished_at).label("last_seen"),
+        )
+        .join(Scan, Scan.id == Finding.scan_id)
+        .where(Finding.user_id == user_id, Scan.status == ScanStatus.SUCCEEDED.value)
+        .group_by(Finding.target_id, Finding.fingerprint, Finding.severity)
+        .subquery()
+    )
+    fixed_at = (
+        select(func.min(Scan.finished_at))
+        .where(
+            Scan.target_id == sightings.c.target_id,
+            Scan.user_id == user_id,
+            Scan.status == ScanStatus.SUCCEEDED.value,
+            Scan.finished_at > sightings.c.last_seen,
+        )
+        .scalar_subquery()
+    )
+    fixes = select(
+        sightings.c.target_id, sightings.c.severity, sightings.c.first_seen, fixed_at.label("fixed_at")
+    ).subquery()
+    hours = cast(seconds_between(fixes.c.first_seen, fixes.c.fixed_at, dialect), Float) / 3600.0
+    statement = (
+        select(ScanTarget.name, fixes.c.severity, func.count(), func.avg(hours), func.max(hours))
+        .join(ScanTarget, ScanTarget.id == fixes.c.target_id)
+        .where(fixes.c.fixed_at.is_not(None), fixes.c.fixed_at >= since, ScanTarget.user_id == user_id)
+        .group_by(ScanTarget.id, ScanTarget.name, fixes.c.severity)
+    )
+    rows = sorted(
+        ((r[0], r[1], r[2], round(float(r[3]), 2), round(float(r[4]), 2)) for r in await session.execute(statement)),
+        key=lambda r: (r[0], severity_rank(r[1])),
+    )
+    return make_series(
+        "time_to_fix",
+        "Time to fix (hours from first seen to fixed)",
+        ["target", "severity", "fixed", "average_hours", "longest_hours"],
+        rows,
+        chart="bar",
+        y=["average_hours"],
+        group="severity",
+    )

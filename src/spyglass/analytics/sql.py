@@ -1,0 +1,66 @@
+"""SQL building blocks whose spelling differs between SQLite and PostgreSQL.
+
+Timestamps are stored as naive UTC text on SQLite and as ``timestamptz`` on PostgreSQL, so the
+day of a timestamp, the seconds between two timestamps and the median each get one helper here.
+Every helper returns the same Python values on both backends.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Hashable, Iterable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import Float, cast, func, literal_column
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+K = TypeVar("K", bound=Hashable)
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """``sqlite`` or ``postgresql``: the backend ``session`` talks to."""
+    return session.get_bind().dialect.name
+
+
+def day_of(column: Any, dialect: str) -> ColumnElement[str]:
+    """The UTC day of a timestamp column as ``YYYY-MM-DD`` text."""
+    if dialect == "sqlite":
+        return func.substr(column, 1, 10)
+    return func.to_char(func.timezone("UTC", column), literal_column("'YYYY-MM-DD'"))
+
+
+def seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[float]:
+    """``end - start`` in seconds (a float; NULL when either is NULL)."""
+    if dialect == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 86400.0
+    return cast(func.extract("epoch", end - start), Float)
+
+
+def median_column(value: Any) -> ColumnElement[float]:
+    """The exact median of ``value`` over a group (PostgreSQL only; SQLite uses :func:`medians_in_python`)."""
+    # percentile_cont works in double precision; without the cast the result would take the column's type
+    # and a Numeric(12, 2) column would round 150.005 to 150.00.
+    return cast(func.percentile_cont(0.5).within_group(value), Float)
+
+
+def medians_in_python(rows: Iterable[tuple[K, Decimal]]) -> dict[K, float]:
+    """Exact medians per key of ``(key, value)`` rows (what percentile_cont(0.5) computes)."""
+    groups: dict[K, list[Decimal]] = defaultdict(list)
+    for key, value in rows:
+        groups[key].append(value)
+    return {key: round(float(statistics.median(values)), 3) for key, values in groups.items()}
+
+
+def window_start(days: int, now: datetime) -> datetime:
+    """Midnight UTC at the start of a window of ``days`` calendar days that ends today."""
+    today = now.astimezone(UTC).date()
+    return start_of(today - timedelta(days=days - 1))
+
+
+def start_of(day: date) -> datetime:
+    """Midnight UTC of ``day``."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
