@@ -58,6 +58,10 @@ async def test_listings_table_filters_sorts_and_paginates(client: Client, servic
     assert [item["external_id"] for item in ranged["items"]] == ["a"]
     by_search = (await client.get("/api/v1/market/listings", params={"search": str(search_id), "days": "1"})).json()
     assert by_search["total"] == 3
+    first = everything["items"][0]["id"]
+    assert (await client.post(f"/api/v1/market/listings/{first}/seen")).json() == {"id": first, "seen": True}
+    seen = (await client.get("/api/v1/market/listings", params={"sort": "price_asc"})).json()["items"]
+    assert [item["seen"] for item in seen] == [True, False, False]
     other_market = (await client.get("/api/v1/market/listings", params={"marketplace": "ebay"})).json()
     assert other_market["total"] == 0
 
@@ -172,6 +176,7 @@ async def test_another_user_sees_and_changes_nothing(app: Litestar, services: Se
                 ("GET", f"/api/v1/market/searches/{search_id}/stats", None),
                 ("GET", "/api/v1/market/listings", {"search": str(search_id)}),
                 ("GET", f"/api/v1/market/listings/{stored['a'].id}", None),
+                ("POST", f"/api/v1/market/listings/{stored['a'].id}/seen", {}),
                 ("POST", "/api/v1/market/favorites", {"listing_id": stored["a"].id}),
                 ("PATCH", f"/api/v1/market/favorites/{favorite['id']}", {"note": "bob was here"}),
                 ("DELETE", f"/api/v1/market/favorites/{favorite['id']}", None),

@@ -238,6 +238,15 @@ async def get_listing_api(db: AsyncSession, me: CurrentUser, listing_id: ObjectI
     return detail_out(await listings.listing_detail(db, user_id=me.id, listing_id=listing_id))
 
 
+@post("/api/v1/market/listings/{listing_id:int}/seen", guards=[require_user], tags=TAGS,
+      status_code=HTTP_200_OK, summary="Mark a listing seen", responses=error_responses(401, 404, 429))  # fmt: skip
+async def mark_seen_api(db: AsyncSession, me: CurrentUser, listing_id: ObjectId) -> dict[str, Any]:
+    """Mark the listing seen in every one of your searches that matched it (the "new" badge goes away)."""
+    listing = await listings.get_listing(db, user_id=me.id, listing_id=listing_id)
+    await listings.mark_seen(db, user_id=me.id, listing_id=listing.id)
+    return {"id": listing.id, "seen": True}
+
+
 @get("/api/v1/market/favorites", guards=[require_user], tags=TAGS, summary="Your favorite listings",
      responses=error_responses(400, 401, 429))  # fmt: skip
 async def list_favorites_api(
@@ -330,6 +339,7 @@ API_ROUTES = [
     list_listings_api,
     export_listings_api,
     get_listing_api,
+    mark_seen_api,
     list_favorites_api,
     save_favorite_api,
     update_favorite_api,

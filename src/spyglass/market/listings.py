@@ -141,16 +141,15 @@ def _listings_statement(user_id: int, filters: ListingFilters) -> Select[Any]:
     )
     # A cross-post is shown once: under the first listing of its group, when the user has that one too.
     leader = aliased(ListingMatch)
-    statement = statement.where(
-        ~exists().where(
-            and_(
-                Listing.group_id.is_not(None),
-                Listing.group_id != Listing.id,
-                leader.listing_id == Listing.group_id,
-                leader.user_id == user_id,
-            )
-        )
+    leader_shown = and_(
+        Listing.group_id.is_not(None),
+        Listing.group_id != Listing.id,
+        leader.listing_id == Listing.group_id,
+        leader.user_id == user_id,
     )
+    if filters.search_id is not None:
+        leader_shown = and_(leader_shown, leader.search_id == filters.search_id)
+    statement = statement.where(~exists().where(leader_shown))
     if filters.marketplace:
         statement = statement.where(Listing.marketplace == filters.marketplace)
     if filters.price_min is not None:

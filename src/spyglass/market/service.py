@@ -184,8 +184,7 @@ def _interval(value: Any, minimum: int, settings: Settings, errors: dict[str, st
         return 0
     if seconds < minimum:
         errors["interval_seconds"] = (
-            f"Run at most every {minimum} seconds ({minimum // 60} minutes): "
-            "that is the shortest interval allowed for these marketplaces."
+            f"The shortest interval allowed for these marketplaces is {minimum} seconds ({minimum / 60:g} minutes)."
         )
     elif seconds > INTERVAL_MAX_SECONDS:
         errors["interval_seconds"] = "Run at least once a week (604800 seconds)."
