@@ -24,9 +24,11 @@ import random
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.accounts.models import User
 from spyglass.core.db import utcnow
@@ -72,6 +74,24 @@ class Destination:
     quiet_until: datetime | None = None
 
 
+@dataclass
+class _State:
+    """What one claimed notification's destinations have come to in this pass."""
+
+    notification: Notification
+    outcomes: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+    wait_until: list[datetime] = field(default_factory=list)
+
+
+@dataclass
+class _Send:
+    state: _State
+    destination: Destination
+    message: Message | None
+    planned: repository.PlannedSend
+
+
 def new_owner() -> str:
     """A name for this dispatcher, unique across processes (it holds claims)."""
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -87,7 +107,6 @@ class OutboxDispatcher:
         self.metrics = notification_metrics(services.metrics)
         self._postgres = services.db.backend == "postgresql"
         self._secret = self.settings.secret()
-        self._sends = asyncio.Semaphore(self.settings.notifications_send_concurrency)
 
     async def run(self, *, linger_seconds: float) -> int:
         """Deliver what is due, then keep watching the outbox for ``linger_seconds``; returns how many
@@ -126,80 +145,90 @@ class OutboxDispatcher:
                 keys=keys,
             )
         if ids:
-            await asyncio.gather(*(self.process(notification_id) for notification_id in ids))
+            try:
+                await self._deliver_batch(ids)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The claims run out and another pass retries; the error goes to the log, never the payload.
+                logger.exception("could not process a batch of notifications", extra={"count": len(ids)})
         return len(ids)
 
-    async def process(self, notification_id: int) -> None:
-        """Deliver one claimed notification to every destination that still needs it, then release it."""
-        try:
-            await self._process(notification_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # The claim runs out and another pass retries; the error goes to the log, never the payload.
-            logger.exception("could not process notification", extra={"notification_id": notification_id})
+    async def _deliver_batch(self, ids: list[int]) -> None:
+        """Plan every claimed notification, send in chunks, then release them all.
 
-    async def _process(self, notification_id: int) -> None:
+        Writes are grouped (one transaction per chunk of sends, not per send): on SQLite every write
+        transaction takes the database lock, and many small ones queue behind each other's busy waits."""
         async with self.services.db.session() as session:
-            loaded = await repository.load_for_delivery(session, notification_id)
-        if loaded is None:
-            return
-        notification, user, channels, deliveries = loaded
+            loaded = await repository.load_batch(session, ids)
         now = utcnow()
-        outcomes: dict[str, str] = {key: d.status for key, d in deliveries.items()}
-        errors: dict[str, str] = {key: d.error for key, d in deliveries.items() if d.error}
-        wait_until: list[datetime] = []
-        for destination in plan(notification, user, channels, now):
-            if outcomes.get(destination.key) in repository.FINAL_DELIVERY_STATES:
-                continue
-            if destination.skip_reason or destination.mode == DeliveryMode.DIGEST:
-                status = DeliveryStatus.SKIPPED if destination.skip_reason else DeliveryStatus.DIGEST
-                async with self.services.db.session(write=True) as session:
+        states: list[_State] = []
+        records: list[tuple[_State, Destination, DeliveryStatus]] = []
+        sends: list[_Send] = []
+        for notification, user, channels, deliveries in loaded:
+            state = _State(notification, {k: d.status for k, d in deliveries.items()})
+            state.errors.update({key: d.error for key, d in deliveries.items() if d.error})
+            states.append(state)
+            for destination in plan(notification, user, channels, now):
+                if state.outcomes.get(destination.key) in repository.FINAL_DELIVERY_STATES:
+                    continue
+                if destination.skip_reason or destination.mode == DeliveryMode.DIGEST:
+                    status = DeliveryStatus.SKIPPED if destination.skip_reason else DeliveryStatus.DIGEST
+                    records.append((state, destination, status))
+                elif destination.quiet_until is not None:
+                    state.wait_until.append(destination.quiet_until)
+                else:
+                    planned = repository.PlannedSend(
+                        notification=notification,
+                        destination=destination.key,
+                        channel_id=destination.channel.id if destination.channel else None,
+                        label=destination.label,
+                        known=deliveries.get(destination.key),
+                    )
+                    message = self._render_safely(notification, user, destination)
+                    sends.append(_Send(state, destination, message, planned))
+        if records:
+            async with self.services.db.session(write=True) as session:
+                for state, destination, status in records:
                     await repository.record_skip_or_digest(
                         session,
-                        notification=notification,
+                        notification=state.notification,
                         destination=destination.key,
                         channel_id=destination.channel.id if destination.channel else None,
                         label=destination.label,
                         status=status,
                         error=destination.skip_reason,
                     )
-                outcomes[destination.key] = status.value
-                continue
-            if destination.quiet_until is not None:
-                wait_until.append(destination.quiet_until)
-                continue
-            status, error = await self._send(notification, user, destination)
-            outcomes[destination.key] = status.value
-            if error:
-                errors[destination.key] = error
-        await self._release(notification, outcomes, errors, wait_until)
+                    state.outcomes[destination.key] = status.value
+        chunk = self.settings.notifications_send_concurrency
+        for start in range(0, len(sends), chunk):
+            await self._send_chunk(sends[start : start + chunk])
+        await self._release_all(states)
 
-    async def _send(
-        self, notification: Notification, user: User, destination: Destination
-    ) -> tuple[DeliveryStatus, str | None]:
+    async def _send_chunk(self, chunk: list[_Send]) -> None:
+        """Mark the chunk ``sending`` (one commit), send it concurrently, record the outcomes (one commit).
+        A crash between the two commits re-sends at most this chunk: the send concurrency bounds it."""
+        async with self.services.db.session(write=True) as session:
+            await repository.begin_sends(session, [send.planned for send in chunk])
+        results = await asyncio.gather(
+            *(self._deliver(send.state.notification, send.destination, send.message) for send in chunk)
+        )
+        outcomes = []
+        for send, (status, error) in zip(chunk, results, strict=True):
+            assert send.planned.delivery_id is not None
+            outcomes.append((send.planned.delivery_id, status, error))
+            send.state.outcomes[send.destination.key] = status.value
+            if error:
+                send.state.errors[send.destination.key] = error
+        async with self.services.db.session(write=True) as session:
+            await repository.finish_sends(session, outcomes)
+
+    def _render_safely(self, notification: Notification, user: User, destination: Destination) -> Message | None:
         try:
-            message = self._render(notification, user, destination)
+            return self._render(notification, user, destination)
         except Exception:
             logger.exception("could not render notification", extra={"event": notification.event})
-            message = None
-        # Mark "sending" only once a send slot is ours: the window in which a crash leaves the outcome
-        # unknown (and the destination is sent again) is then at most one send per slot.
-        async with self._sends:
-            async with self.services.db.session(write=True) as session:
-                delivery_id, current = await repository.begin_send(
-                    session,
-                    notification=notification,
-                    destination=destination.key,
-                    channel_id=destination.channel.id if destination.channel else None,
-                    label=destination.label,
-                )
-            if delivery_id is None:
-                return DeliveryStatus(current), None  # another dispatcher finished it meanwhile
-            status, error = await self._deliver(notification, destination, message)
-            async with self.services.db.session(write=True) as session:
-                await repository.finish_send(session, delivery_id=delivery_id, status=status, error=error)
-        return status, error
+            return None
 
     async def _deliver(
         self, notification: Notification, destination: Destination, message: Message | None
@@ -217,6 +246,10 @@ class OutboxDispatcher:
             self.metrics.failed.labels(kind, "yes" if permanent else "no").inc()
             error = str(exc) or "The delivery timed out."
             return (DeliveryStatus.FAILED if permanent else DeliveryStatus.RETRYING), error
+        except Exception as exc:  # a bug or an unexpected library error: retried, reason kept short
+            logger.exception("unexpected error while sending a notification", extra={"channel": kind})
+            self.metrics.failed.labels(kind, "no").inc()
+            return DeliveryStatus.RETRYING, f"Unexpected error ({type(exc).__name__})."
         self.metrics.sent.labels(kind).inc()
         self.metrics.latency.labels(kind).observe(max(0.0, (utcnow() - notification.created_at).total_seconds()))
         return DeliveryStatus.DELIVERED, None
@@ -247,47 +280,49 @@ class OutboxDispatcher:
             what = Unsubscribe(notification.user_id, destination.channel.id, event)
         return unsubscribe_url(self.settings.base_url, self._secret, what)
 
-    async def _release(
-        self, notification: Notification, outcomes: dict[str, str], errors: dict[str, str], wait_until: list[datetime]
-    ) -> None:
+    async def _release_all(self, states: list[_State]) -> None:
+        """Store every notification's outcome and drop the claims, in one transaction."""
+        async with self.services.db.session(write=True) as session:
+            for state in states:
+                await self._release(session, state)
+
+    async def _release(self, session: AsyncSession, state: _State) -> None:
         settings = self.settings
+        notification, outcomes = state.notification, state.outcomes
         retrying = [key for key, status in outcomes.items() if status in ("retrying", "sending")]
-        last_error = "; ".join(f"{key}: {error}" for key, error in sorted(errors.items()))[:2000] or None
+        last_error = "; ".join(f"{key}: {error}" for key, error in sorted(state.errors.items()))[:2000] or None
         attempts_delta = 0
         next_attempt_at: datetime | None = None
-        async with self.services.db.session(write=True) as session:
-            if retrying and notification.attempts >= settings.notifications_max_attempts:
-                await repository.give_up_retrying(
-                    session,
-                    notification_id=notification.id,
-                    reason=f" (gave up after {notification.attempts} attempts)",
-                )
-                for key in retrying:
-                    outcomes[key] = DeliveryStatus.FAILED.value
-                retrying = []
-            if retrying or wait_until:
-                status = NotificationStatus.PENDING
-                candidates = list(wait_until)
-                if retrying:
-                    candidates.append(utcnow() + timedelta(seconds=self.backoff(notification.attempts)))
-                else:
-                    attempts_delta = -1  # waiting out quiet hours is not a failed attempt
-                next_attempt_at = min(candidates)
-            else:
-                status = final_status(outcomes)
-            payload = None
-            if status != NotificationStatus.PENDING and any(field in notification.payload for field in SECRET_FIELDS):
-                payload = {k: (None if k in SECRET_FIELDS else v) for k, v in notification.payload.items()}
-            await repository.release(
-                session,
-                notification_id=notification.id,
-                owner=self.owner,
-                status=status,
-                next_attempt_at=next_attempt_at,
-                attempts_delta=attempts_delta,
-                last_error=last_error,
-                payload=payload,
+        if retrying and notification.attempts >= settings.notifications_max_attempts:
+            await repository.give_up_retrying(
+                session, notification_id=notification.id, reason=f" (gave up after {notification.attempts} attempts)"
             )
+            for key in retrying:
+                outcomes[key] = DeliveryStatus.FAILED.value
+            retrying = []
+        if retrying or state.wait_until:
+            status = NotificationStatus.PENDING
+            candidates = list(state.wait_until)
+            if retrying:
+                candidates.append(utcnow() + timedelta(seconds=self.backoff(notification.attempts)))
+            else:
+                attempts_delta = -1  # waiting out quiet hours is not a failed attempt
+            next_attempt_at = min(candidates)
+        else:
+            status = final_status(outcomes)
+        payload = None
+        if status != NotificationStatus.PENDING and any(field in notification.payload for field in SECRET_FIELDS):
+            payload = {k: (None if k in SECRET_FIELDS else v) for k, v in notification.payload.items()}
+        await repository.release(
+            session,
+            notification_id=notification.id,
+            owner=self.owner,
+            status=status,
+            next_attempt_at=next_attempt_at,
+            attempts_delta=attempts_delta,
+            last_error=last_error,
+            payload=payload,
+        )
 
     def backoff(self, attempt: int) -> float:
         """Seconds before the next attempt: exponential with full jitter, capped."""

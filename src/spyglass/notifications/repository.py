@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,19 +69,22 @@ async def claim_due(
     return list(claimed.all())
 
 
-async def load_for_delivery(
-    session: AsyncSession, notification_id: int
-) -> tuple[Notification, User, list[Channel], dict[str, Delivery]] | None:
-    """The notification, its user, the user's channels and the deliveries made so far."""
-    notification = await session.get(Notification, notification_id)
-    if notification is None:
-        return None
-    user = await session.get(User, notification.user_id)
-    if user is None:
-        return None
-    channels = list((await session.scalars(owned_by(select(Channel), Channel, user.id).order_by(Channel.id))).all())
-    deliveries = (await session.scalars(select(Delivery).where(Delivery.notification_id == notification_id))).all()
-    return notification, user, channels, {d.destination: d for d in deliveries}
+async def load_batch(
+    session: AsyncSession, ids: list[int]
+) -> list[tuple[Notification, User, list[Channel], dict[str, Delivery]]]:
+    """For each notification: it, its user, the user's channels and the deliveries made so far (4 queries)."""
+    found = list((await session.scalars(select(Notification).where(Notification.id.in_(ids)))).all())
+    user_ids = {n.user_id for n in found}
+    users = {u.id: u for u in (await session.scalars(select(User).where(User.id.in_(user_ids)))).all()}
+    channels: dict[int, list[Channel]] = {}
+    for channel in (
+        await session.scalars(select(Channel).where(Channel.user_id.in_(user_ids)).order_by(Channel.id))
+    ).all():
+        channels.setdefault(channel.user_id, []).append(channel)
+    done: dict[int, dict[str, Delivery]] = {}
+    for delivery in (await session.scalars(select(Delivery).where(Delivery.notification_id.in_(ids)))).all():
+        done.setdefault(delivery.notification_id, {})[delivery.destination] = delivery
+    return [(n, users[n.user_id], channels.get(n.user_id, []), done.get(n.id, {})) for n in found if n.user_id in users]
 
 
 async def record_skip_or_digest(
@@ -102,40 +106,61 @@ async def record_skip_or_digest(
     )
 
 
-async def begin_send(
-    session: AsyncSession, *, notification: Notification, destination: str, channel_id: int | None, label: str
-) -> tuple[int | None, str]:
-    """Mark a destination ``sending`` before the send (committed by the caller). Returns the delivery id,
-    or None and the final status when the destination is already done (another dispatcher finished it)."""
-    existing = await session.scalar(
-        select(Delivery).where(Delivery.notification_id == notification.id, Delivery.destination == destination)
-    )
-    if existing is None:
-        delivery = Delivery(
-            notification_id=notification.id,
-            destination=destination,
-            channel_id=channel_id,
-            channel_label=label[:100],
-            user_id=notification.user_id,
-            status=DeliveryStatus.SENDING.value,
-            attempt=1,
-        )
-        session.add(delivery)
-        await session.flush()
-        return delivery.id, delivery.status
-    if existing.status in FINAL_DELIVERY_STATES:
-        return None, existing.status
-    existing.status = DeliveryStatus.SENDING.value
-    existing.attempt += 1
-    return existing.id, existing.status
+@dataclass
+class PlannedSend:
+    """A destination about to be sent: ``known`` is its delivery row from an earlier attempt, if any."""
+
+    notification: Notification
+    destination: str
+    channel_id: int | None
+    label: str
+    known: Delivery | None
+    delivery_id: int | None = None
 
 
-async def finish_send(session: AsyncSession, *, delivery_id: int, status: DeliveryStatus, error: str | None) -> None:
-    """Record how a send ended."""
-    values: dict[str, Any] = {"status": status.value, "error": error, "updated_at": utcnow()}
-    if status == DeliveryStatus.DELIVERED:
-        values["delivered_at"] = utcnow()
-    await session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+async def begin_sends(session: AsyncSession, sends: list[PlannedSend]) -> None:
+    """Mark destinations ``sending`` before they are sent (committed by the caller); sets ``delivery_id``.
+    A first attempt inserts the row (unique per destination, so a second dispatcher could not add another);
+    a retry moves the existing row back to ``sending`` with the next attempt number."""
+    fresh = []
+    for send in sends:
+        if send.known is None:
+            row = Delivery(
+                notification_id=send.notification.id,
+                destination=send.destination,
+                channel_id=send.channel_id,
+                channel_label=send.label[:100],
+                user_id=send.notification.user_id,
+                status=DeliveryStatus.SENDING.value,
+                attempt=1,
+            )
+            session.add(row)
+            fresh.append((send, row))
+        else:
+            send.known.status = DeliveryStatus.SENDING.value
+            send.known.attempt += 1
+            await session.merge(send.known)
+            send.delivery_id = send.known.id
+    await session.flush()
+    for send, row in fresh:
+        send.delivery_id = row.id
+
+
+async def finish_sends(session: AsyncSession, outcomes: list[tuple[int, DeliveryStatus, str | None]]) -> None:
+    """Record how sends ended: (delivery id, status, error), in one statement."""
+    now = utcnow()
+    rows = [
+        {
+            "id": delivery_id,
+            "status": status.value,
+            "error": error,
+            "updated_at": now,
+            "delivered_at": now if status == DeliveryStatus.DELIVERED else None,
+        }
+        for delivery_id, status, error in outcomes
+    ]
+    if rows:
+        await session.execute(update(Delivery), rows)
 
 
 async def give_up_retrying(session: AsyncSession, *, notification_id: int, reason: str) -> None:
