@@ -147,6 +147,14 @@ async def test_search_picks_the_nearest_site_from_the_cached_area_list(
     }
 
 
+def test_a_city_without_postal_code_is_sent_as_coordinates() -> None:
+    query = SearchQuery(terms="kayak", location=GeoPoint(47.6101, -122.3344, "Seattle"), radius_km=16)
+    assert CraigslistAdapter().filters(query) == {
+        "query": "kayak", "min_price": None, "max_price": None,
+        "lat": "47.6101", "lon": "-122.3344", "search_distance": 10,
+    }  # fmt: skip
+
+
 async def test_search_through_sapi(server: LocalHttpServer, fetcher: Fetcher) -> None:
     serve(server, "/web/v8/postings/search/full", page("craigslist-sapi.json"), "application/json")
     query = SearchQuery(terms="kayak", options={"mode": "sapi", "area_id": 2}, endpoint=server.origin)

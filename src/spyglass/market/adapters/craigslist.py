@@ -393,8 +393,12 @@ class CraigslistAdapter:
     def filters(self, query: SearchQuery) -> dict[str, Any]:
         params: dict[str, Any] = {"query": search_terms(query), "min_price": query.price_min}
         params["max_price"] = query.price_max
-        if query.location is not None and query.location.postal_code and query.radius_km:
-            params["postal"] = query.location.postal_code
+        if query.location is not None and query.radius_km:
+            if query.location.postal_code:
+                params["postal"] = query.location.postal_code
+            else:  # a city: Craigslist takes the point itself
+                params["lat"] = f"{query.location.latitude:.4f}"
+                params["lon"] = f"{query.location.longitude:.4f}"
             params["search_distance"] = max(1, round(query.radius_km / KM_PER_MILE))
         return params
 
