@@ -51,7 +51,7 @@ async def test_notifications(overview: dict[str, Any]) -> None:
 
 
 async def test_feedback(overview: dict[str, Any]) -> None:
-    series = [s for s in overview["series"] if s["name"] == "feedback"][0]
+    series = next(s for s in overview["series"] if s["name"] == "feedback")
     assert series["columns"] == [
         "kind", "total", "new", "in_progress", "resolved", "closed", "rated", "average_rating",
     ]  # fmt: skip
