@@ -21,7 +21,7 @@ async def overview(services: Services) -> dict[str, Any]:
 
 def rows(overview: dict[str, Any], name: str) -> list[list[Any]]:
     (series,) = [s for s in overview["series"] if s["name"] == name]
-    return series["rows"]  # type: ignore[no-any-return]
+    return series["rows"]
 
 
 async def test_users(overview: dict[str, Any]) -> None:
