@@ -58,6 +58,7 @@ class CleanApp(AppServer):
             "/": self.home, "/login": self.login, "/account": self.account, "/search": self.search,
             "/profile": self.profile, "/guestbook": self.guestbook_page, "/product": self.product,
             "/items": self.items, "/api/ping": self.ping_api, "/tools/ping": self.tools_ping,
+            "/tools/backup": self.tools_backup,
             "/download": self.download, "/go": self.go, "/lang": self.lang, "/hello": self.hello,
             "/api/import": self.import_xml, "/fetch": self.fetch, "/api/user": self.user_api,
             "/api/data": self.data_api, "/static/app.js": self.app_js, "/static/jquery-3.7.1.min.js": self.jquery,
@@ -90,7 +91,8 @@ class CleanApp(AppServer):
     async def home(self, request: ServerRequest) -> Reply:
         links = [
             "/login", "/account", "/search?q=shoes", "/profile?color=blue", "/guestbook", "/product?id=1",
-            "/items?category=books", "/api/ping?id=1", "/tools/ping?host=127.0.0.1", "/download?file=report.txt",
+            "/items?category=books", "/api/ping?id=1", "/tools/ping?host=127.0.0.1",
+            "/tools/backup?host=127.0.0.1", "/download?file=report.txt",
             "/go?url=/account", "/lang?set=en", "/hello?name=guest", "/api/import", "/fetch?url=https://example.com/",
             "/api/user?callback=handle", "/api/data",
         ]  # fmt: skip
@@ -160,6 +162,11 @@ class CleanApp(AppServer):
         if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", host):
             return page("Ping", "<p>Please give a host name or an IP address.</p>", status=400)
         return page("Ping", f"<pre>PING {html.escape(host)}: 1 packets transmitted, 1 received</pre>")
+
+    async def tools_backup(self, request: ServerRequest) -> Reply:
+        if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", request.query.get("host", "")):
+            return page("Backup", "<p>Please give a host name or an IP address.</p>", status=400)
+        return page("Backup", "<p>Backup started.</p>")  # runs rsync with an argument list, never a shell
 
     async def download(self, request: ServerRequest) -> Reply:
         name = request.query.get("file", "")

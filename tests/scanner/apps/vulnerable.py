@@ -2,7 +2,7 @@
 """A deliberately vulnerable web app: every class of issue Spyglass's checks look for, with its ground truth.
 
 Only for tests, bound to 127.0.0.1. Payloads the checks send are harmless; the command-injection
-endpoint emulates a shell (it never runs one) and the SQL endpoints use a fresh in-memory SQLite
+endpoint emulates a shell (it never starts a process) and the SQL endpoints use a fresh in-memory SQLite
 database per request. ``EXPECTED_FINDINGS`` lists exactly what a full scan must report.
 """
 
@@ -83,6 +83,7 @@ ACTIVE = [
     Expected("sql-injection", "/items", "category", "firm"),
     Expected("sql-injection", "/api/ping", "id", "firm"),
     Expected("os-command-injection", "/tools/ping", "host", "confirmed"),
+    Expected("os-command-injection", "/tools/backup", "host", "firm"),  # blind: proved by timing
     Expected("path-traversal", "/download", "file", "confirmed"),
     Expected("open-redirect", "/go", "url", "confirmed"),
     Expected("crlf-injection", "/lang", "set", "confirmed"),
@@ -136,23 +137,37 @@ def _database() -> sqlite3.Connection:
     return db
 
 
+FAKE_COMMANDS = {
+    "id": "uid=33(www-data) gid=33(www-data) groups=33(www-data)",
+    "whoami": "www-data",
+    "env": "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nHOME=/var/www\nPWD=/var/www/html",
+    "uname": "Linux",
+}
+
+
 def _emulated_shell(command: str) -> str:
-    """What ``sh -c command`` would print for ``ping`` and ``echo`` (no process is ever started)."""
+    """What ``sh -c command`` would print for ``ping``, ``echo``, ``sleep`` and a few read-only commands.
+
+    No process is ever started; ``sleep`` really waits (at most 3 s), so blind time-based payloads work too.
+    """
     output = []
     for segment in re.split(r";|&&|\|\||\||\n", command):
         words = segment.strip().split(None, 1)
         if not words:
             continue
+        argument = words[1] if len(words) > 1 else ""
         if words[0] == "echo":
-            argument = words[1] if len(words) > 1 else ""
-            expanded = re.sub(r"\$\(\((\d+)\s*\+\s*(\d+)\)\)", lambda m: str(int(m[1]) + int(m[2])), argument)
-            output.append(expanded)
+            output.append(re.sub(r"\$\(\((\d+)\s*\+\s*(\d+)\)\)", lambda m: str(int(m[1]) + int(m[2])), argument))
         elif words[0] == "ping":
-            host = words[1].split()[-1] if len(words) > 1 else ""
+            host = argument.split()[-1] if argument else ""
             if re.fullmatch(r"[\w.-]+", host):
                 output.append(f"PING {host}: 1 packets transmitted, 1 received")
             else:
                 output.append(f"ping: {host}: Name or service not known")
+        elif words[0] == "sleep" and re.fullmatch(r"\d+(\.\d+)?", argument.strip()):
+            time.sleep(min(float(argument), 3.0))
+        elif words[0] in FAKE_COMMANDS:
+            output.append(FAKE_COMMANDS[words[0]])
         else:
             output.append(f"sh: 1: {words[0]}: not found")
     return "\n".join(output)
@@ -171,7 +186,8 @@ class VulnerableApp(AppServer):
             "/": self.home, "/login": self.login, "/account": self.account, "/search": self.search,
             "/safe": self.safe, "/profile": self.profile, "/guestbook": self.guestbook_page,
             "/product": self.product, "/items": self.items, "/api/ping": self.ping_api, "/error": self.error,
-            "/tools/ping": self.tools_ping, "/download": self.download, "/go": self.go, "/lang": self.lang,
+            "/tools/ping": self.tools_ping,
+            "/tools/backup": self.tools_backup, "/download": self.download, "/go": self.go, "/lang": self.lang,
             "/hello": self.hello, "/api/import": self.import_xml, "/fetch": self.fetch, "/api/user": self.user_api,
             "/api/data": self.data_api, "/static/": self.static_index, "/static/app.js": self.app_js,
             "/static/app.js.map": self.app_js_map,
@@ -203,6 +219,7 @@ class VulnerableApp(AppServer):
         links = [
             "/login", "/account", "/search?q=shoes", "/safe?q=hello", "/profile?color=blue", "/guestbook",
             "/product?id=1", "/items?category=books", "/api/ping?id=1", "/error", "/tools/ping?host=127.0.0.1",
+            "/tools/backup?host=127.0.0.1",
             "/download?file=report.txt", "/go?url=/account", "/lang?set=en", "/hello?name=guest", "/api/import",
             f"/fetch?url={origin}/static/", "/api/user?callback=handle", "/api/data", "/static/",
         ]  # fmt: skip
@@ -284,8 +301,12 @@ class VulnerableApp(AppServer):
         return page("Server Error", f"<pre>{html.escape(trace)}</pre>", status=500)
 
     async def tools_ping(self, request: ServerRequest) -> Reply:
-        output = _emulated_shell(f"ping -c 1 {request.query.get('host', '')}")
+        output = await asyncio.to_thread(_emulated_shell, f"ping -c 1 {request.query.get('host', '')}")
         return page("Ping", f"<pre>{html.escape(output)}</pre>")
+
+    async def tools_backup(self, request: ServerRequest) -> Reply:
+        await asyncio.to_thread(_emulated_shell, f"rsync -a /var/www {request.query.get('host', '')}:/backup")
+        return page("Backup", "<p>Backup started.</p>")  # the output is never shown: a blind injection
 
     async def download(self, request: ServerRequest) -> Reply:
         path = os.path.join(self.files_dir, request.query.get("file", ""))  # traversal: no normalisation

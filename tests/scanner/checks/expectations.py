@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 
 from spyglass.scanner.checks.active import CHECKS as ACTIVE_CHECKS
+from spyglass.scanner.checks.active.injection import CommandInjectionCheck
 from spyglass.scanner.checks.active.sqli import SqlInjectionCheck
 from spyglass.scanner.checks.active.ssrf import SsrfCheck
 from spyglass.scanner.checks.base import Check
@@ -46,6 +47,8 @@ def fast(check: Check, verify: ssl.SSLContext | None = None) -> Check:
     """The same check with test-sized waits (and the test CA for TLS)."""
     if check.id == "sql-injection":
         return SqlInjectionCheck(delay=SQL_DELAY, rounds=3)
+    if check.id == "os-command-injection":
+        return CommandInjectionCheck(delay=SQL_DELAY, rounds=3)
     if check.id == "ssrf":
         return SsrfCheck(wait_seconds=1.5)
     if check.id == "tls":

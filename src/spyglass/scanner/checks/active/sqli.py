@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import random
 import re
-import statistics
 from dataclasses import dataclass
 
 from spyglass.scanner.checks.active._inject import inject, injection_points, original_value, strip_reflections
+from spyglass.scanner.checks.active._timing import confirm_delay
 from spyglass.scanner.checks.base import CheckContext, Exchange, InjectionPoint
 from spyglass.scanner.checks.passive._base import CheckBase
 from spyglass.scanner.checks.passive._evidence import mark_match, request_excerpt, response_excerpt, without_query
@@ -145,33 +145,13 @@ class SqlInjectionCheck(CheckBase):
         value = original_value(point)
         for template in TIME_TEMPLATES:
             payload = template.format(v=value, d=_seconds(self.delay))
-            screening = await inject(ctx, point, payload)
-            if screening is None or screening.elapsed < self.delay * 0.8:
-                continue
-            delayed, controls = [screening.elapsed], [original.elapsed]
-            control_payload = template.format(v=value, d=0)
-            for _ in range(self.rounds):
-                control = await inject(ctx, point, control_payload)
-                slow = await inject(ctx, point, payload)
-                if control is None or slow is None:
-                    return None
-                controls.append(control.elapsed)
-                delayed.append(slow.elapsed)
-                screening = slow
-            if min(delayed) >= max(controls) + self.delay / 2:
-                evidence = (
-                    f"{len(delayed)} requests with SLEEP({_seconds(self.delay)}) took "
-                    f"{min(delayed):.2f}-{max(delayed):.2f} s; {len(controls)} controls took "
-                    f"{min(controls):.2f}-{max(controls):.2f} s (median {statistics.median(controls):.2f} s)"
-                )
-                return _Proof(
-                    "time-based",
-                    payload,
-                    screening,
-                    evidence,
-                    "firm",
-                    {"delayed_seconds": delayed, "control_seconds": controls, "delay": self.delay},
-                )
+            control = template.format(v=value, d=0)
+            timing = await confirm_delay(ctx, point, payload, control, delay=self.delay, rounds=self.rounds,
+                                         baseline=original.elapsed)  # fmt: skip
+            if timing is not None:
+                details = {"delayed_seconds": timing.delayed, "control_seconds": timing.controls, "delay": self.delay}
+                evidence = timing.summary(f"SLEEP({_seconds(self.delay)})")
+                return _Proof("time-based", payload, timing.exchange, evidence, "firm", details)
         return None
 
 
