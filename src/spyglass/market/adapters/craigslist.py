@@ -434,7 +434,8 @@ class CraigslistAdapter:
         params: dict[str, Any],
         conditions: tuple[int, ...],
     ) -> list[ScrapedListing]:
-        area_id = area.area_id if area else int(query.options.get("area_id") or 0)
+        raw_area = query.options.get("area_id") or 0
+        area_id = area.area_id if area else int(raw_area) if str(raw_area).isdigit() else 0
         if not area_id:
             raise AdapterError("the Craigslist sapi mode needs a location (to find the area) or options.area_id")
         sapi = str(query.options.get("sapi_url") or query.endpoint or SAPI_BASE)
