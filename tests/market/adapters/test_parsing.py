@@ -32,6 +32,10 @@ from tests.market.adapters.conftest import captured
         ("Contact seller", None, (None, None)),
         ("", "USD", (None, "USD")),
         (None, None, (None, None)),
+        (float("nan"), "USD", (None, "USD")),
+        (1e308, "USD", (None, "USD")),
+        (-5, "USD", (None, "USD")),
+        ({"amount": 5}, "USD", (None, "USD")),
     ],
 )
 def test_parse_price(text: object, hint: str | None, expected: tuple[Decimal | None, str | None]) -> None:

@@ -133,7 +133,7 @@ def parse_price(value: object, currency_hint: str | None = None) -> tuple[Decima
         return None, _currency(currency_hint)
     if isinstance(value, int | float | Decimal):
         try:
-            return Decimal(str(value)), _currency(currency_hint)
+            return _plausible(Decimal(str(value))), _currency(currency_hint)
         except InvalidOperation:
             return None, _currency(currency_hint)
     text = str(value).strip()
@@ -141,8 +141,18 @@ def parse_price(value: object, currency_hint: str | None = None) -> tuple[Decima
         return None, _currency(currency_hint)
     if text.lower() in ("free", "gratis", "$0"):
         return Decimal(0), _currency(currency_hint) or "USD"
-    parsed = Price.fromstring(text, currency_hint=currency_hint)
-    return parsed.amount, _currency(parsed.currency) or _currency(currency_hint)
+    parsed = Price.fromstring(text[:200], currency_hint=currency_hint)
+    return _plausible(parsed.amount), _currency(parsed.currency) or _currency(currency_hint)
+
+
+#: Prices at or above this are not prices (a phone number, an id, an overflow); stored columns stay safe.
+MAX_PRICE = Decimal(1_000_000_000)
+
+
+def _plausible(amount: Decimal | None) -> Decimal | None:
+    if amount is None or not amount.is_finite() or amount < 0 or amount >= MAX_PRICE:
+        return None
+    return amount
 
 
 def _currency(symbol: str | None) -> str | None:
