@@ -8,6 +8,7 @@ import pytest
 
 from spyglass.scanner.catalogue import all_finding_types, get_finding_type
 from spyglass.scanner.catalogue.passive import cvss31_base_score
+from spyglass.scanner.checks.registry import all_checks
 from tests.scanner.apps.vulnerable import expected_findings
 from tests.scanner.checks.expectations import TYPES_BY_CHECK
 
@@ -50,3 +51,12 @@ def test_entries_are_complete_and_consistent(entry) -> None:  # type: ignore[no-
     assert entry.cvss_score == cvss31_base_score(entry.cvss_vector)
     low, high = SEVERITY_BANDS[entry.severity]
     assert low <= entry.cvss_score <= high, f"{entry.id}: {entry.severity} with CVSS {entry.cvss_score}"
+
+
+def test_each_type_belongs_to_the_family_of_the_check_reporting_it() -> None:
+    checks = {check.id: check for check in all_checks()}
+    assert set(checks) == set(TYPES_BY_CHECK)
+    for check_id, types in TYPES_BY_CHECK.items():
+        for type_id in types:
+            entry = get_finding_type(type_id)
+            assert (entry.family, entry.active) == (checks[check_id].family, checks[check_id].active), type_id
