@@ -207,6 +207,9 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "is marked gone.",
             "market_preview_timeout_seconds": "Time limit of the search editor's live preview.",
             "market_max_listings_per_run": "Most listings one marketplace may contribute to one run.",
+            "market_image_hashes_per_run": "New listings per run whose first image is downloaded and hashed, so "
+            "cross-posts with the same photo are grouped (0: never; each image is one request to the site).",
+            "market_image_max_bytes": "Largest image downloaded for hashing; larger ones are skipped.",
             "market_adapter_craigslist_areas_url": "Craigslist's published area list (JSON), used to pick the "
             "Craigslist site nearest to a search's location.",
             "market_adapter_areas_cache_seconds": "How long the Craigslist area list is kept before it is fetched "

@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     market_gone_after_runs: int = Field(default=2, ge=1, le=100)
     market_preview_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     market_max_listings_per_run: int = Field(default=500, ge=1, le=10_000)
+    market_image_hashes_per_run: int = Field(default=20, ge=0, le=1000)
+    market_image_max_bytes: int = Field(default=3_000_000, ge=1024)
     # Adapters (src/spyglass/market/adapters): Craigslist's published area list (location -> nearest site).
     market_adapter_craigslist_areas_url: str = "https://reference.craigslist.org/Areas"
     market_adapter_areas_cache_seconds: float = Field(default=86_400.0, ge=0)

@@ -89,3 +89,59 @@ async def test_deal_scores_rank_listings_against_the_search(client: Client, serv
     stats = (await client.get(f"/api/v1/market/searches/{search_id}/stats")).json()
     assert stats["count"] == 7 and stats["median"] == "200.00" and stats["new_per_day"] == 1.0
     assert stats["q1"] is not None and stats["q3"] is not None
+
+
+def _png(seed: int) -> bytes:
+    """A real PNG: a pattern of bands that differs between seeds."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (120, 90), "white")
+    draw = ImageDraw.Draw(image)
+    for band in range(6):
+        shade = (band * 40 + seed * 97) % 256
+        draw.rectangle([band * 20, 0, band * 20 + 19, 89], fill=(shade, 255 - shade, (shade * 3) % 256))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def test_the_same_photo_groups_listings_whose_titles_differ_more(
+    client: Client, services: Services, shop: Shop, second_shop: None
+) -> None:
+    from tests.support.http_server import Reply, ServerRequest
+
+    photos = {"/img/desk.png": _png(1), "/img/other.png": _png(2)}
+
+    async def photo(request: ServerRequest) -> Reply:
+        return Reply(200, photos[request.path], {"Content-Type": "image/png"})
+
+    for path in photos:
+        shop.server.route(path, photo)
+    desk, other = shop.url("/img/desk.png"), shop.url("/img/other.png")
+    alice = await create_user(services)
+    client.headers.update(await bearer(services, alice))
+    first = shop.serve("/one", [Product("d1", "Vintage oak writing desk", "200.00", image=desk)])
+    second = shop.serve(
+        "/two",
+        [
+            Product("d2", "Oak desk, vintage, with drawers", "205.00", image=desk),
+            Product("d3", "Oak desk, vintage, with a hutch", "210.00", image=other),
+        ],
+    )
+    body = search_body(first, keywords="desk", marketplaces=["jsonld", "secondshop"])
+    body["options"] = {"jsonld": {"url": first}, "secondshop": {"url": second}}
+    search_id = (await client.post("/api/v1/market/searches", json=body)).json()["id"]
+    run = await execute_search(services, search_id, alice.id)
+    assert run.status == RunStatus.SUCCEEDED.value, run.error
+    stored = await listings_by_sku(services)
+    assert stored["d1"].image_hash and stored["d1"].image_hash == stored["d2"].image_hash
+    assert stored["d3"].image_hash and stored["d3"].image_hash != stored["d1"].image_hash
+    assert stored["d2"].group_id == stored["d1"].id  # same photo: one item
+    assert stored["d3"].group_id == stored["d3"].id  # another photo: another item
+    assert shop.server.hits("/img/desk.png") == 2 and shop.server.hits("/img/other.png") == 1
+
+    # A re-run downloads no image again: only new listings are hashed.
+    await execute_search(services, search_id, alice.id)
+    assert shop.server.hits("/img/desk.png") == 2

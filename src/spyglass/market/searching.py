@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from spyglass.config import Settings
-from spyglass.core.fetch import Fetcher, PermanentFetchError, TransientFetchError
-from spyglass.market.adapters.base import AdapterError
+from spyglass.core.fetch import Fetcher, FetchError, PermanentFetchError, TransientFetchError
+from spyglass.market.adapters.base import AdapterError, ScrapedListing
 from spyglass.market.adapters.registry import UnknownAdapter, get_adapter
+from spyglass.market.grouping import image_hash
 from spyglass.market.matching import SearchCriteria, search_query
 from spyglass.market.models import SavedSearch
 from spyglass.market.store import MarketplaceResult
@@ -97,3 +98,34 @@ async def preview(search: SavedSearch, *, settings: Settings, fetcher: Fetcher) 
         seconds = settings.market_preview_timeout_seconds
         collected.failures["preview"] = Failure(f"the marketplaces did not answer within {seconds:g} s", True)
         return collected
+
+
+ListingKey = tuple[str, str]
+
+
+def listing_key(item: ScrapedListing) -> ListingKey:
+    """How a listing is identified in storage: marketplace and the marketplace's own id."""
+    return item.marketplace[:32], item.external_id[:255]
+
+
+async def hash_images(
+    items: list[ScrapedListing], *, settings: Settings, fetcher: Fetcher, limit: int
+) -> dict[ListingKey, str]:
+    """Difference hashes of the first image of up to ``limit`` listings (for grouping cross-posts).
+
+    Images pass the same fetcher rules as pages (URL policy, robots.txt, politeness); one that cannot
+    be fetched or read is skipped.
+    """
+    hashes: dict[ListingKey, str] = {}
+    for item in items:
+        if len(hashes) >= limit:
+            break
+        if not item.images or not item.images[0].startswith(("http://", "https://")):
+            continue
+        try:
+            result = await fetcher.fetch(item.images[0], respect_robots=True, max_bytes=settings.market_image_max_bytes)
+        except FetchError:
+            continue
+        if digest := image_hash(result.content):
+            hashes[listing_key(item)] = digest
+    return hashes

@@ -66,8 +66,9 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _row(item: ScrapedListing, now: datetime) -> dict[str, Any]:
+def _row(item: ScrapedListing, now: datetime, image_hash: str | None) -> dict[str, Any]:
     return {
+        "image_hash": image_hash,
         "marketplace": item.marketplace[:32],
         "external_id": item.external_id[:255],
         "url": item.url[:2048],
@@ -102,13 +103,18 @@ async def _load_listings(session: AsyncSession, keys: list[tuple[str, str]]) -> 
 
 
 async def upsert_listings(
-    session: AsyncSession, scraped: Sequence[ScrapedListing], *, now: datetime
+    session: AsyncSession,
+    scraped: Sequence[ScrapedListing],
+    *,
+    now: datetime,
+    image_hashes: dict[tuple[str, str], str] | None = None,
 ) -> tuple[dict[tuple[str, str], Listing], set[int], list[tuple[Listing, Decimal | None]]]:
     """Insert the listings not stored yet and refresh the others.
 
     Answers the rows by key, the ids that were new, and (listing, old price) of each price change.
     """
     unique = {(item.marketplace[:32], item.external_id[:255]): item for item in scraped}
+    hashes = image_hashes or {}
     keys = list(unique)
     existing = await _load_listings(session, keys)
     missing = [key for key in keys if key not in existing]
@@ -116,7 +122,7 @@ async def upsert_listings(
     for chunk in _chunks(missing):
         statement = (
             dialect_insert(session)(Listing)
-            .values([_row(unique[key], now) for key in chunk])
+            .values([_row(unique[key], now, hashes.get(key)) for key in chunk])
             .on_conflict_do_nothing(index_elements=["marketplace", "external_id"])
             .returning(Listing.id)
         )
@@ -139,6 +145,8 @@ async def upsert_listings(
         item = unique[key]
         old_price = listing.price
         _refresh(listing, item, now)
+        if key in hashes:
+            listing.image_hash = hashes[key]
         if item.price is not None and item.price != old_price:
             listing.price = item.price
             listing.currency = item.currency or listing.currency
@@ -325,6 +333,7 @@ async def store_run(
     run_started: datetime,
     now: datetime,
     gone_after: int,
+    image_hashes: dict[tuple[str, str], str] | None = None,
 ) -> StoreOutcome:
     """Store everything one run found and update the search's status. Safe to call twice for one run."""
     outcome = StoreOutcome()
@@ -334,7 +343,7 @@ async def store_run(
     # A run re-executed after its results were committed must not count its misses twice.
     outcome.repeat = search.last_run_id == run_id
     scraped = [item for result in results for item in result.scraped]
-    listings, new_ids, changes = await upsert_listings(session, scraped, now=now)
+    listings, new_ids, changes = await upsert_listings(session, scraped, now=now, image_hashes=image_hashes)
     outcome.new_listings = len(new_ids)
     outcome.updated = len(listings) - len(new_ids)
     outcome.price_changes = len(changes)
@@ -370,6 +379,19 @@ async def store_run(
     search.listings_found = await _active_count(session, search.id)
     await session.flush()
     return outcome
+
+
+async def unknown_keys(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of ``keys`` (marketplace, external id) are not stored yet."""
+    known: set[tuple[str, str]] = set()
+    for chunk in _chunks(list(keys)):
+        rows = await session.execute(
+            select(Listing.marketplace, Listing.external_id).where(
+                tuple_(Listing.marketplace, Listing.external_id).in_(list(chunk))
+            )
+        )
+        known.update((marketplace, external_id) for marketplace, external_id in rows.all())
+    return set(keys) - known
 
 
 async def _active_count(session: AsyncSession, search_id: int) -> int:

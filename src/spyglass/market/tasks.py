@@ -13,9 +13,9 @@ from spyglass.core.db import utcnow
 from spyglass.engine.context import RunContext
 from spyglass.engine.kinds import JobKind, PermanentError, RetryPolicy, TransientError, register_kind
 from spyglass.market.models import SavedSearch
-from spyglass.market.searching import collect
+from spyglass.market.searching import Collected, ListingKey, collect, hash_images, listing_key
 from spyglass.market.service import SEARCH_KIND
-from spyglass.market.store import store_run
+from spyglass.market.store import store_run, unknown_keys
 
 
 async def run_search(ctx: RunContext) -> dict[str, Any]:
@@ -34,6 +34,7 @@ async def run_search(ctx: RunContext) -> dict[str, Any]:
         if any(failure.transient for failure in collected.failures.values()):
             raise TransientError(message)
         raise PermanentError(message)
+    hashes = await _hash_new_images(ctx, collected)
     await ctx.progress(90, "storing listings")
     async with services.db.session(write=True) as session:
         outcome = await store_run(
@@ -45,8 +46,26 @@ async def run_search(ctx: RunContext) -> dict[str, Any]:
             run_started=started,
             now=utcnow(),
             gone_after=services.settings.market_gone_after_runs,
+            image_hashes=hashes,
         )
     return {"fetched": collected.fetched, "kept": collected.kept, **outcome.stats(), "errors": failures}
+
+
+async def _hash_new_images(ctx: RunContext, collected: Collected) -> dict[ListingKey, str]:
+    """Hash the first image of listings this search keeps that are not stored yet (capped per run)."""
+    settings = ctx.services.settings
+    kept = {listing_key(item): item for result in collected.results for item in result.kept if item.images}
+    if not kept or settings.market_image_hashes_per_run <= 0:
+        return {}
+    async with ctx.services.db.session() as session:
+        new = await unknown_keys(session, list(kept))
+    await ctx.progress(85, "hashing images")
+    return await hash_images(
+        [item for key, item in kept.items() if key in new],
+        settings=settings,
+        fetcher=ctx.services.fetcher,
+        limit=settings.market_image_hashes_per_run,
+    )
 
 
 async def _record_failure(ctx: RunContext, message: str) -> None:
