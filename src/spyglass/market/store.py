@@ -117,7 +117,8 @@ async def upsert_listings(
     hashes = image_hashes or {}
     keys = list(unique)
     existing = await _load_listings(session, keys)
-    missing = [key for key in keys if key not in existing]
+    # Sorted: concurrent runs insert shared keys in the same order, so they queue instead of deadlocking.
+    missing = sorted(key for key in keys if key not in existing)
     new_ids: set[int] = set()
     for chunk in _chunks(missing):
         statement = (
