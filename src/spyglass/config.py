@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     # A finding whose priority reaches this sends a "high-risk finding" notification.
     scanner_high_risk_priority: int = Field(default=70, ge=0, le=100)
     scanner_http_max_body_bytes: int = Field(default=1_000_000, ge=1024)
-    scanner_pipeline_check_concurrency: int = Field(default=4, ge=1, le=64)
+    scanner_pipeline_check_concurrency: int = Field(default=8, ge=1, le=64)
     scanner_pipeline_progress_interval_seconds: float = Field(default=1.0, gt=0)
     scanner_pipeline_max_variants_per_path: int = Field(default=5, ge=1, le=1000)
     # SSRF callback listener (spyglass.scanner.callback): off unless targets can reach it; the public URL is what
