@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from spyglass.market.adapters.base import ScrapedListing
 from spyglass.market.adapters.parsing import (
     absolute_url,
     embedded_state,
@@ -16,6 +17,7 @@ from spyglass.market.adapters.parsing import (
     parse_datetime,
     parse_price,
     stable_id,
+    tidy,
 )
 from tests.market.adapters.conftest import captured
 
@@ -83,3 +85,12 @@ def test_json_ld_of_the_real_craigslist_page() -> None:
     objects = json_ld(html_tree(captured("craigslist/search-boston-sss-2023.html")))
     assert [obj["@type"] for obj in objects] == ["SearchResultsPage", "ItemList"]
     assert len(objects[1]["itemListElement"]) == 270
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude", "kept"),
+    [(42.36, -71.06, True), (float("nan"), 1.0, False), (91.0, 0.0, False), (0.0, 181.0, False), (1.0, None, False)],
+)
+def test_tidy_keeps_only_coordinates_on_the_globe(latitude: float, longitude: float | None, kept: bool) -> None:
+    listing = tidy(ScrapedListing("x", "1", "https://x.example/1", "Lamp", latitude=latitude, longitude=longitude))
+    assert (listing.latitude is not None and listing.longitude is not None) is kept

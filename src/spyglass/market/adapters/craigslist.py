@@ -43,6 +43,7 @@ from spyglass.market.adapters.parsing import (
     read_each,
     stable_id,
     text_of,
+    tidy,
 )
 from spyglass.market.adapters.registry import register_adapter
 
@@ -278,7 +279,7 @@ def parse_posting(text: str, page_url: str) -> ScrapedListing:
         label, _, value = text_of(attribute).partition(":")
         if label.strip().lower() == "condition" and value.strip():
             listing.condition = value.strip().lower()
-    return listing
+    return tidy(listing)
 
 
 # -- sapi JSON ------------------------------------------------------------------------------------------------

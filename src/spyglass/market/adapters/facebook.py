@@ -22,6 +22,7 @@ from spyglass.market.adapters.parsing import (
     read_each,
     script_json,
     text_value,
+    tidy,
 )
 from spyglass.market.adapters.registry import register_adapter
 
@@ -114,7 +115,7 @@ def parse_item(text: str, page_url: str) -> ScrapedListing:
     )  # fmt: skip
     if place is not None:
         listing.latitude, listing.longitude = float(place["latitude"]), float(place["longitude"])
-    return listing
+    return tidy(listing)
 
 
 def _whole(value: Any) -> int | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -80,10 +81,18 @@ def read_each(items: Iterable[T], convert: Callable[[T], ScrapedListing | None],
             continue
         if listing is not None and listing.external_id not in seen:
             seen.add(listing.external_id)
-            listings.append(listing)
+            listings.append(tidy(listing))
     if failed and not listings:
         raise AdapterError(f"none of the {total} {site} results could be read; the data format may have changed")
     return listings
+
+
+def tidy(listing: ScrapedListing) -> ScrapedListing:
+    """``listing`` with coordinates dropped unless both are real numbers on the globe."""
+    lat, lon = listing.latitude, listing.longitude
+    if lat is None or lon is None or not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90 or abs(lon) > 180:
+        listing.latitude = listing.longitude = None
+    return listing
 
 
 def html_tree(text: str) -> LexborHTMLParser:
