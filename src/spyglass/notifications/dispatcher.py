@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from spyglass.accounts.models import User
 from spyglass.core.db import utcnow
 from spyglass.notifications import outbox, repository
@@ -82,6 +80,7 @@ class _State:
     outcomes: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)
     wait_until: list[datetime] = field(default_factory=list)
+    give_up: bool = False
 
 
 @dataclass
@@ -282,24 +281,29 @@ class OutboxDispatcher:
 
     async def _release_all(self, states: list[_State]) -> None:
         """Store every notification's outcome and drop the claims, in one transaction."""
+        outcomes = [self._outcome(state) for state in states]
         async with self.services.db.session(write=True) as session:
             for state in states:
-                await self._release(session, state)
+                if state.give_up:
+                    await repository.give_up_retrying(
+                        session,
+                        notification_id=state.notification.id,
+                        reason=f" (gave up after {state.notification.attempts} attempts)",
+                    )
+            await repository.release_many(session, owner=self.owner, outcomes=outcomes)
 
-    async def _release(self, session: AsyncSession, state: _State) -> None:
-        settings = self.settings
+    def _outcome(self, state: _State) -> repository.Outcome:
+        """What becomes of a notification after this pass: done, or pending until its next attempt."""
         notification, outcomes = state.notification, state.outcomes
         retrying = [key for key, status in outcomes.items() if status in ("retrying", "sending")]
         last_error = "; ".join(f"{key}: {error}" for key, error in sorted(state.errors.items()))[:2000] or None
-        attempts_delta = 0
-        next_attempt_at: datetime | None = None
-        if retrying and notification.attempts >= settings.notifications_max_attempts:
-            await repository.give_up_retrying(
-                session, notification_id=notification.id, reason=f" (gave up after {notification.attempts} attempts)"
-            )
+        if retrying and notification.attempts >= self.settings.notifications_max_attempts:
+            state.give_up = True
             for key in retrying:
                 outcomes[key] = DeliveryStatus.FAILED.value
             retrying = []
+        attempts_delta = 0
+        next_attempt_at: datetime | None = None
         if retrying or state.wait_until:
             status = NotificationStatus.PENDING
             candidates = list(state.wait_until)
@@ -313,10 +317,8 @@ class OutboxDispatcher:
         payload = None
         if status != NotificationStatus.PENDING and any(field in notification.payload for field in SECRET_FIELDS):
             payload = {k: (None if k in SECRET_FIELDS else v) for k, v in notification.payload.items()}
-        await repository.release(
-            session,
+        return repository.Outcome(
             notification_id=notification.id,
-            owner=self.owner,
             status=status,
             next_attempt_at=next_attempt_at,
             attempts_delta=attempts_delta,

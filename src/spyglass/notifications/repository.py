@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.accounts.models import User
@@ -122,28 +122,35 @@ async def begin_sends(session: AsyncSession, sends: list[PlannedSend]) -> None:
     """Mark destinations ``sending`` before they are sent (committed by the caller); sets ``delivery_id``.
     A first attempt inserts the row (unique per destination, so a second dispatcher could not add another);
     a retry moves the existing row back to ``sending`` with the next attempt number."""
-    fresh = []
+    now = utcnow()
+    fresh = [send for send in sends if send.known is None]
+    if fresh:
+        rows = [
+            {
+                "notification_id": send.notification.id,
+                "destination": send.destination,
+                "channel_id": send.channel_id,
+                "channel_label": send.label[:100],
+                "user_id": send.notification.user_id,
+                "status": DeliveryStatus.SENDING.value,
+                "attempt": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for send in fresh
+        ]
+        # One multi-row INSERT ... RETURNING; rows come back in the order given.
+        ids = await session.scalars(insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True), rows)
+        for send, delivery_id in zip(fresh, ids.all(), strict=True):
+            send.delivery_id = delivery_id
     for send in sends:
-        if send.known is None:
-            row = Delivery(
-                notification_id=send.notification.id,
-                destination=send.destination,
-                channel_id=send.channel_id,
-                channel_label=send.label[:100],
-                user_id=send.notification.user_id,
-                status=DeliveryStatus.SENDING.value,
-                attempt=1,
+        if send.known is not None:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == send.known.id)
+                .values(status=DeliveryStatus.SENDING.value, attempt=Delivery.attempt + 1, updated_at=now)
             )
-            session.add(row)
-            fresh.append((send, row))
-        else:
-            send.known.status = DeliveryStatus.SENDING.value
-            send.known.attempt += 1
-            await session.merge(send.known)
             send.delivery_id = send.known.id
-    await session.flush()
-    for send, row in fresh:
-        send.delivery_id = row.id
 
 
 async def finish_sends(session: AsyncSession, outcomes: list[tuple[int, DeliveryStatus, str | None]]) -> None:
@@ -175,38 +182,53 @@ async def give_up_retrying(session: AsyncSession, *, notification_id: int, reaso
     )
 
 
-async def release(
-    session: AsyncSession,
-    *,
-    notification_id: int,
-    owner: str,
-    status: NotificationStatus,
-    next_attempt_at: datetime | None,
-    attempts_delta: int,
-    last_error: str | None,
-    payload: dict[str, Any] | None,
-) -> bool:
-    """Store the notification's outcome and drop the claim, only while ``owner`` still holds it."""
-    values: dict[str, Any] = {
-        "status": status.value,
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "last_error": last_error,
-        "attempts": Notification.attempts + attempts_delta,
-    }
-    if next_attempt_at is not None:
-        values["next_attempt_at"] = next_attempt_at
-    if status != NotificationStatus.PENDING:
-        values["delivered_at"] = utcnow()
-    if payload is not None:
-        values["payload"] = payload
-    result = await session.execute(
-        update(Notification)
-        .where(Notification.id == notification_id, Notification.lease_owner == owner)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0))
+@dataclass(frozen=True)
+class Outcome:
+    """A claimed notification's result: its new status, and when to try again if still pending."""
+
+    notification_id: int
+    status: NotificationStatus
+    next_attempt_at: datetime | None
+    attempts_delta: int
+    last_error: str | None
+    payload: dict[str, Any] | None
+
+
+async def release_many(session: AsyncSession, *, owner: str, outcomes: list[Outcome]) -> None:
+    """Store outcomes and drop the claims, only where ``owner`` still holds them. The common case
+    (done, nothing else to change) is one UPDATE for the whole batch."""
+    now = utcnow()
+    simple: dict[tuple[str, str | None], list[int]] = {}
+    for outcome in outcomes:
+        if outcome.status != NotificationStatus.PENDING and outcome.payload is None and outcome.attempts_delta == 0:
+            simple.setdefault((outcome.status.value, outcome.last_error), []).append(outcome.notification_id)
+            continue
+        values: dict[str, Any] = {
+            "status": outcome.status.value,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "last_error": outcome.last_error,
+            "attempts": Notification.attempts + outcome.attempts_delta,
+        }
+        if outcome.next_attempt_at is not None:
+            values["next_attempt_at"] = outcome.next_attempt_at
+        if outcome.status != NotificationStatus.PENDING:
+            values["delivered_at"] = now
+        if outcome.payload is not None:
+            values["payload"] = outcome.payload
+        await session.execute(
+            update(Notification)
+            .where(Notification.id == outcome.notification_id, Notification.lease_owner == owner)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    for (status, last_error), ids in simple.items():
+        await session.execute(
+            update(Notification)
+            .where(Notification.id.in_(ids), Notification.lease_owner == owner)
+            .values(status=status, lease_owner=None, lease_expires_at=None, last_error=last_error, delivered_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def deliveries_of(user_id: int | None, *, status: str | None = None) -> Select[Any]:

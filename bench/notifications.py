@@ -1,0 +1,264 @@
+"""Benchmark: latency from an event to its email being accepted by a local SMTP server, at a steady rate.
+
+    .venv/bin/python bench/notifications.py                       # SQLite, 100 events/s for 30 s
+    .venv/bin/python bench/notifications.py --db postgresql --rate 100 --seconds 30
+    .venv/bin/python bench/notifications.py --separate-process     # dispatcher in another process (polling)
+
+An event is what a feature does: one write transaction that calls ``notify()`` (here for one of 20
+users, each with a verified email channel subscribed to price drops). Events are offered at ``--rate``
+per second on a fixed schedule (not "as fast as the last one finished"), so a slow dispatcher shows
+up as latency, not as a lower offered rate. The dispatcher is ``OutboxDispatcher.run`` — what the
+``notifications.dispatch`` job runs — either in the producing process (embedded mode: commits wake it)
+or in a separate process that only polls the outbox every ``--poll`` seconds (distributed mode, where
+the producer is a web or worker process).
+
+Latency per event = the moment the SMTP server (aiosmtpd on 127.0.0.1, in its own thread) accepted
+the message − the moment just before the event's transaction began. Reported: p50, p95, p99, max,
+events lost (must be 0) and duplicates (must be 0). Results go to ``bench/results/notifications.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+for entry in (str(ROOT / "src"), str(ROOT)):
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+
+from aiosmtpd.controller import Controller  # noqa: E402
+from tests.support.servers import free_port, postgres_server  # noqa: E402
+
+from spyglass.accounts.models import User, UserSettings  # noqa: E402
+from spyglass.config import Settings  # noqa: E402
+from spyglass.core.db import utcnow  # noqa: E402
+from spyglass.core.migrations import upgrade  # noqa: E402
+from spyglass.core.services import Services  # noqa: E402
+from spyglass.notifications import outbox  # noqa: E402
+from spyglass.notifications.dispatcher import OutboxDispatcher  # noqa: E402
+from spyglass.notifications.models import Channel  # noqa: E402
+
+SECRET = "bench-secret-key-0123456789-abcdefghijklmnop"
+USERS = 20
+RESULTS = ROOT / "bench" / "results" / "notifications.json"
+
+
+class Receiver:
+    """Records when each message (by its notification key) was accepted."""
+
+    def __init__(self) -> None:
+        self.accepted: dict[str, list[float]] = {}
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+        now = time.time()
+        raw = envelope.original_content or envelope.content
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        key = ""
+        lines = text.splitlines()
+        for index, line in enumerate(lines):
+            if line.lower().startswith("x-spyglass-notification:"):
+                value = line.split(":", 1)[1].strip() or (lines[index + 1].strip() if index + 1 < len(lines) else "")
+                key = value.split("/", 1)[0]
+                break
+        self.accepted.setdefault(key, []).append(now)
+        return "250 accepted"
+
+
+def settings_for(database_url: str, data_dir: Path, smtp_port: int, poll: float) -> Settings:
+    return Settings(
+        environment="development",
+        database_url=database_url,
+        data_dir=data_dir,
+        secret_key=SECRET,  # type: ignore[arg-type]
+        base_url="http://127.0.0.1:8000",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        smtp_starttls=False,
+        notifications_poll_seconds=poll,
+        log_level="WARNING",
+    )
+
+
+async def seed(services: Services) -> list[int]:
+    """Users with a verified email channel subscribed to price drops."""
+    ids = []
+    async with services.db.session(write=True) as session:
+        for number in range(USERS):
+            user = User(
+                username=f"bench{number}",
+                email=f"bench{number}@example.com",
+                password_hash="x",
+                email_verified_at=utcnow(),
+            )
+            session.add(user)
+            await session.flush()
+            session.add(UserSettings(user_id=user.id))
+            session.add(
+                Channel(
+                    user_id=user.id,
+                    kind="email",
+                    label="inbox",
+                    target=user.email,
+                    target_hint=user.email,
+                    verified=True,
+                    enabled=True,
+                    subscriptions={outbox.EVENT_PRICE_DROP: "instant"},
+                    timezone="UTC",
+                )
+            )
+            ids.append(user.id)
+    return ids
+
+
+async def produce(services: Services, users: list[int], rate: float, seconds: float) -> dict[str, float]:
+    """Offer ``rate`` events per second for ``seconds``; returns key → time just before its transaction."""
+    started: dict[str, float] = {}
+    total = int(rate * seconds)
+    begin = time.monotonic()
+    pending: set[asyncio.Task[None]] = set()
+
+    async def one(number: int) -> None:
+        key = f"bench:{number}"
+        started[key] = time.time()
+        async with services.db.session(write=True) as session:
+            await outbox.notify(
+                session,
+                user_id=users[number % len(users)],
+                event=outbox.EVENT_PRICE_DROP,
+                payload={
+                    "title": f"Lamp {number}",
+                    "url": "https://shop.example/1",
+                    "old_price": 20,
+                    "new_price": 15,
+                    "currency": "USD",
+                    "listing_id": number,
+                },
+                key=key,
+            )
+
+    for number in range(total):
+        delay = begin + number / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(one(number))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    await asyncio.gather(*pending)
+    return started
+
+
+def separate_dispatcher(settings: Settings, linger: float) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}",
+        "SPYGLASS_DATABASE_URL": settings.resolved_database_url,
+        "SPYGLASS_DATA_DIR": str(settings.data_dir),
+        "SPYGLASS_SECRET_KEY": SECRET,
+        "SPYGLASS_ENVIRONMENT": "development",
+        "SPYGLASS_SMTP_HOST": "127.0.0.1",
+        "SPYGLASS_SMTP_PORT": str(settings.smtp_port),
+        "SPYGLASS_SMTP_STARTTLS": "false",
+        "SPYGLASS_NOTIFICATIONS_POLL_SECONDS": str(settings.notifications_poll_seconds),
+        "SPYGLASS_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.notifications.dispatcher_main", str(linger)], cwd=ROOT, env=env
+    )
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
+
+
+async def run(database_url: str, args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
+    await asyncio.to_thread(upgrade, database_url)
+    receiver = Receiver()
+    port = free_port()
+    controller = Controller(receiver, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings = settings_for(database_url, data_dir, port, args.poll)
+    services = Services.build(settings)
+    process = None
+    cpu_seconds = 0.0
+    try:
+        users = await seed(services)
+        linger = args.seconds + 30
+        dispatcher_task = None
+        if args.separate_process:
+            process = separate_dispatcher(settings, linger)
+            await asyncio.sleep(8)  # let it import and start polling before the clock starts
+        else:
+            dispatcher_task = asyncio.create_task(OutboxDispatcher(services).run(linger_seconds=linger))
+        cpu_before = time.process_time()
+        started = await produce(services, users, args.rate, args.seconds)
+        deadline = time.monotonic() + 60
+        while len(receiver.accepted) < len(started) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        cpu_seconds = time.process_time() - cpu_before
+        if dispatcher_task is not None:
+            dispatcher_task.cancel()
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(30)
+        await services.close()
+        controller.stop()
+    latencies = [receiver.accepted[key][0] - at for key, at in started.items() if key in receiver.accepted]
+    return {
+        "backend": "postgresql" if "postgresql" in database_url else "sqlite",
+        "dispatcher": "separate process (polling)" if args.separate_process else "same process (woken by commits)",
+        "poll_seconds": args.poll,
+        "rate_per_second": args.rate,
+        "seconds": args.seconds,
+        "events": len(started),
+        "delivered": len(latencies),
+        "lost": len(started) - len(latencies),
+        "duplicates": sum(len(times) - 1 for times in receiver.accepted.values()),
+        "p50_ms": round(1000 * percentile(latencies, 0.50), 1) if latencies else None,
+        "p95_ms": round(1000 * percentile(latencies, 0.95), 1) if latencies else None,
+        "p99_ms": round(1000 * percentile(latencies, 0.99), 1) if latencies else None,
+        "max_ms": round(1000 * max(latencies), 1) if latencies else None,
+        "mean_ms": round(1000 * statistics.fmean(latencies), 1) if latencies else None,
+        # CPU of this process (producer, SMTP receiver and, unless separate, the dispatcher) per event.
+        "cpu_ms_per_event": round(1000 * cpu_seconds / max(1, len(started)), 2),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
+        "measured_at": utcnow().isoformat(timespec="seconds"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--rate", type=float, default=100.0, help="events per second")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--poll", type=float, default=0.5, help="dispatcher poll interval (s)")
+    parser.add_argument("--separate-process", action="store_true", help="run the dispatcher in another process")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="spyglass-bench-") as folder:
+        data_dir = Path(folder)
+        if args.db == "sqlite":
+            result = asyncio.run(run(f"sqlite+aiosqlite:///{data_dir / 'bench.db'}", args, data_dir))
+        else:
+            with postgres_server() as url:
+                result = asyncio.run(run(url, args, data_dir))
+    print(json.dumps(result, indent=2))
+    previous = json.loads(args.output.read_text()) if args.output.exists() else []
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps([*previous, result], indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
