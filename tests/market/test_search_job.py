@@ -234,3 +234,39 @@ async def test_the_schedule_runs_a_new_search_in_the_embedded_engine(
     finally:
         await engine.stop(grace_seconds=1)
     assert await matched_skus(services, search_id) == {"b1", "b2", "b4"}
+
+
+async def test_concurrent_runs_over_the_same_listings_store_each_once(
+    client: Client, services: Services, shop: Shop
+) -> None:
+    import asyncio
+
+    users = [await create_user(services) for _ in range(4)]
+    url = shop.serve("/shop", [Product(f"c{i}", f"Road bike number {i}", f"{100 + i}.00") for i in range(40)])
+    searches = []
+    for user in users:
+        client.headers.update(await bearer(services, user))
+        searches.append((await create_search(client, url, keywords="road bike"), user.id))
+    runs = await asyncio.gather(*(execute_search(services, search_id, user_id) for search_id, user_id in searches))
+    assert [run.status for run in runs] == [RunStatus.SUCCEEDED.value] * 4, [run.error for run in runs]
+    assert len(await listings_by_sku(services)) == 40
+    for search_id, _ in searches:
+        assert len(await matched_skus(services, search_id)) == 40
+    async with services.db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(PriceHistory)) == 40
+
+
+async def test_keywords_that_no_longer_parse_fail_at_once(client: Client, services: Services, shop: Shop) -> None:
+    from spyglass.market.models import SavedSearch
+
+    alice = await create_user(services)
+    client.headers.update(await bearer(services, alice))
+    search_id = await create_search(client, shop.serve("/shop", bikes()))
+    async with services.db.session(write=True) as session:
+        search = await session.get(SavedSearch, search_id)
+        assert search is not None
+        search.keywords = "bike AND"  # as if saved under older, looser rules
+    run = await execute_search(services, search_id, alice.id)
+    assert run.status == RunStatus.FAILED.value and run.attempt == 1
+    assert run.error and "keywords are not valid any more" in run.error
+    assert "edit the search" in ((await get_search(services, search_id)).last_error or "")

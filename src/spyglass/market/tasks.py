@@ -13,6 +13,7 @@ from spyglass.core.db import utcnow
 from spyglass.engine.context import RunContext
 from spyglass.engine.kinds import JobKind, PermanentError, RetryPolicy, TransientError, register_kind
 from spyglass.market.models import SavedSearch
+from spyglass.market.query import QueryError
 from spyglass.market.searching import Collected, ListingKey, collect, hash_images, listing_key
 from spyglass.market.service import SEARCH_KIND
 from spyglass.market.store import store_run, unknown_keys
@@ -26,7 +27,11 @@ async def run_search(ctx: RunContext) -> dict[str, Any]:
         search = await session.get(SavedSearch, ctx.subject_id) if ctx.subject_id else None
     if search is None:
         return {"skipped": "the search was deleted"}
-    collected = await collect(search, settings=services.settings, fetcher=services.fetcher, progress=ctx.progress)
+    try:
+        collected = await collect(search, settings=services.settings, fetcher=services.fetcher, progress=ctx.progress)
+    except QueryError as exc:  # saved before a change of the query language: the user must edit it
+        await _record_failure(ctx, f"the keywords are not valid any more: {exc}; edit the search")
+        raise PermanentError(f"The search's keywords are not valid any more: {exc}") from exc
     failures = {name: failure.message for name, failure in collected.failures.items()}
     if not collected.results:
         await _record_failure(ctx, "; ".join(failures.values()) or "the search has no marketplace")
