@@ -74,3 +74,27 @@ async def test_bot_check_page_is_a_transient_adapter_error(server: LocalHttpServ
     with pytest.raises(AdapterError, match="bot check") as error:
         await OFFERUP.search(SearchQuery(terms="ps5", endpoint=server.origin), fetcher.fetch)
     assert error.value.transient is True
+
+
+@pytest.mark.parametrize(
+    ("html", "blocked"),
+    [
+        ("<html><head><title>Just a moment...</title></head><body>Checking your browser</body></html>", True),
+        ("<html><head><title>Attention Required! | Cloudflare</title></head><body>x</body></html>", True),
+        ("<html><body>We detected unusual traffic from your network.</body></html>", True),
+        (
+            "<title>Records</title><body>Access Denied (LP), $20 <form>reCAPTCHA</form></body>",
+            False,
+        ),
+    ],
+)
+async def test_bot_checks_are_told_from_pages_that_mention_the_words(
+    html: str, blocked: bool, server: LocalHttpServer, fetcher: Fetcher
+) -> None:
+    serve(server, "/records", html)
+    query = SearchQuery(options={"url": server.url("/records")})
+    if blocked:
+        with pytest.raises(AdapterError, match="bot check"):
+            await JSONLD.search(query, fetcher.fetch)
+    else:
+        assert await JSONLD.search(query, fetcher.fetch) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -9,14 +10,11 @@ from urllib.parse import urlencode
 from spyglass.core.fetch import FetchResult
 from spyglass.market.adapters.base import AdapterError, Fetch, Politeness, ScrapedListing, SearchQuery
 
-_BLOCK_MARKERS = (
-    "captcha",
-    "are you a robot",
-    "access denied",
-    "unusual traffic",
-    "verify you are human",
-    "pardon our interruption",
-)
+#: Phrases only bot checks use; looked for anywhere in a small page.
+_BLOCK_PHRASES = ("are you a robot", "verify you are human", "unusual traffic", "pardon our interruption")
+#: Words a results page may contain (a reCAPTCHA in a form, an album called "Access Denied"): only in the title.
+_BLOCK_TITLE_WORDS = ("captcha", "access denied", "attention required", "just a moment", "security check")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.I | re.S)
 
 BROWSER_HEADERS = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8", "Accept-Language": "en-US,en;q=0.8"}
 
@@ -43,7 +41,10 @@ def looks_blocked(result: FetchResult) -> bool:
     if len(result.content) > 60_000:
         return False
     lowered = result.text.lower()
-    return any(marker in lowered for marker in _BLOCK_MARKERS)
+    if any(phrase in lowered for phrase in _BLOCK_PHRASES):
+        return True
+    title = _TITLE.search(lowered)
+    return title is not None and any(word in title.group(1) for word in _BLOCK_TITLE_WORDS)
 
 
 async def get_page(fetch: Fetch, url: str, *, site: str, headers: dict[str, str] | None = None) -> FetchResult:
