@@ -56,6 +56,7 @@ class CleanApp(AppServer):
         self.guestbook: list[tuple[str, str]] = [("Ada", "Lovely site!")]
         routes = {
             "/": self.home, "/login": self.login, "/account": self.account, "/search": self.search,
+            "/feedback": self.feedback,
             "/profile": self.profile, "/guestbook": self.guestbook_page, "/product": self.product,
             "/items": self.items, "/api/ping": self.ping_api, "/tools/ping": self.tools_ping,
             "/tools/backup": self.tools_backup,
@@ -90,7 +91,8 @@ class CleanApp(AppServer):
 
     async def home(self, request: ServerRequest) -> Reply:
         links = [
-            "/login", "/account", "/search?q=shoes", "/profile?color=blue", "/guestbook", "/product?id=1",
+            "/login", "/account", "/search?q=shoes", "/feedback?text=thanks", "/profile?color=blue", "/guestbook",
+            "/product?id=1",
             "/items?category=books", "/api/ping?id=1", "/tools/ping?host=127.0.0.1",
             "/tools/backup?host=127.0.0.1", "/download?file=report.txt",
             "/go?url=/account", "/lang?set=en", "/hello?name=guest", "/api/import", "/fetch?url=https://example.com/",
@@ -117,6 +119,10 @@ class CleanApp(AppServer):
 
     async def search(self, request: ServerRequest) -> Reply:
         return page("Search", f"<p>Results for {html.escape(request.query.get('q', ''))}</p><p>No products found.</p>")
+
+    async def feedback(self, request: ServerRequest) -> Reply:
+        draft = html.escape(request.query.get("text", ""))
+        return page("Feedback", f'<form action="/feedback"><textarea name="text">{draft}</textarea></form>')
 
     async def profile(self, request: ServerRequest) -> Reply:
         color = json.dumps(request.query.get("color", "blue")).replace("<", "\\u003c").replace(">", "\\u003e")

@@ -78,6 +78,7 @@ PASSIVE_HTTPS_ONLY = [
 ACTIVE = [
     Expected("xss-reflected", "/search", "q", "confirmed"),
     Expected("xss-reflected", "/profile", "color", "firm"),
+    Expected("xss-reflected", "/feedback", "text", "confirmed"),
     Expected("xss-stored", "/guestbook", "message", "confirmed"),
     Expected("sql-injection", "/product", "id", "confirmed"),
     Expected("sql-injection", "/items", "category", "firm"),
@@ -184,7 +185,7 @@ class VulnerableApp(AppServer):
         self.ssrf_requests: list[str] = []
         routes = {
             "/": self.home, "/login": self.login, "/account": self.account, "/search": self.search,
-            "/safe": self.safe, "/profile": self.profile, "/guestbook": self.guestbook_page,
+            "/safe": self.safe, "/feedback": self.feedback, "/profile": self.profile, "/guestbook": self.guestbook_page,
             "/product": self.product, "/items": self.items, "/api/ping": self.ping_api, "/error": self.error,
             "/tools/ping": self.tools_ping,
             "/tools/backup": self.tools_backup, "/download": self.download, "/go": self.go, "/lang": self.lang,
@@ -217,7 +218,8 @@ class VulnerableApp(AppServer):
             return text(head, "message/http")
         origin = self.origin
         links = [
-            "/login", "/account", "/search?q=shoes", "/safe?q=hello", "/profile?color=blue", "/guestbook",
+            "/login", "/account", "/search?q=shoes", "/safe?q=hello", "/feedback?text=thanks", "/profile?color=blue",
+            "/guestbook",
             "/product?id=1", "/items?category=books", "/api/ping?id=1", "/error", "/tools/ping?host=127.0.0.1",
             "/tools/backup?host=127.0.0.1",
             "/download?file=report.txt", "/go?url=/account", "/lang?set=en", "/hello?name=guest", "/api/import",
@@ -249,6 +251,10 @@ class VulnerableApp(AppServer):
 
     async def safe(self, request: ServerRequest) -> Reply:
         return page("Echo", f"<p>You said {html.escape(request.query.get('q', ''))}</p>")
+
+    async def feedback(self, request: ServerRequest) -> Reply:
+        draft = request.query.get("text", "")  # unescaped inside a textarea: harmless until it closes the textarea
+        return page("Feedback", f'<form action="/feedback"><textarea name="text">{draft}</textarea></form>')
 
     async def profile(self, request: ServerRequest) -> Reply:
         color = request.query.get("color", "blue").replace("<", "&lt;").replace(">", "&gt;")  # not enough in JS

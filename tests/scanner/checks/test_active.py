@@ -67,6 +67,7 @@ def test_xss_confirmation_needs_an_executable_context() -> None:
     assert injected_element(f"<p>&lt;svg data-spy=&quot;{marker}&quot; onload=alert(1)&gt;</p>", marker) is None
     assert injected_element(f'<p data-spy="{marker}">no handler</p>', marker) is None
     assert injected_element(f'<textarea><svg data-spy="{marker}" onload="x"></textarea>', marker) is None
+    assert injected_element(f'<textarea></textarea><svg data-spy="{marker}" onload="x"></textarea>', marker)
     payload = f"';{marker}();//"
     assert script_breakout(f"<script>var a = '{payload}';</script>", payload)
     assert not script_breakout(f"<script>var a = '\\{payload}';</script>", payload)  # escaped quote

@@ -18,10 +18,11 @@ from spyglass.scanner.checks.passive._evidence import (
 )
 from spyglass.scanner.contract import Confidence, FindingCandidate
 
-ELEMENT_PAYLOADS = (  # HTML text, then breaking out of a double- or single-quoted attribute
+ELEMENT_PAYLOADS = (  # HTML text, breaking out of a double- or single-quoted attribute, out of raw-text elements
     '<svg data-spy="{t}" onload="alert(1)">',
     '"><svg data-spy="{t}" onload="alert(1)">',
     "'><svg data-spy='{t}' onload='alert(1)'>",
+    '</textarea></title></noscript></style><svg data-spy="{t}" onload="alert(1)">',
 )
 SCRIPT_PAYLOADS = ("';{t}();//", '";{t}();//', "</script><svg data-spy={t} onload=alert(1)>")
 
