@@ -45,7 +45,11 @@ def machines() -> list[Product]:
 
 async def test_create_a_search_run_it_and_browse_the_pages(client: Client, services: Services, shop: Shop) -> None:
     alice = await create_user(services, username="alice")
+    signed_out = await client.get("/market/listings", follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"].startswith("/login")
     await login(client, "alice", DEFAULT_PASSWORD)
+    styles = await client.get("/static/css/market.css")
+    assert styles.status_code == 200 and ".price-chart" in styles.text
     url = shop.serve("/coffee", machines())
     assert (await client.get("/market/searches")).status_code == 200
     assert "no saved searches" in (await client.get("/market/searches")).text
