@@ -3,7 +3,7 @@ schema) and what it answers (plain dicts built here, so pages and API show the s
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from markupsafe import Markup, escape
@@ -27,19 +27,35 @@ class ScanAuthIn(msgspec.Struct, forbid_unknown_fields=True):
     fields: dict[str, str] | Unset = UNSET
 
 
+def _doc(description: str, example: Any) -> msgspec.Meta:
+    return msgspec.Meta(description=description, examples=[example])
+
+
+Name = Annotated[str, _doc("A name you will recognise (1-100 characters).", "Shop (staging)")]
+BaseUrl = Annotated[str, _doc("Where scans start; only its host and port are scanned.", "https://shop.example/")]
+Include = Annotated[list[str], _doc("Only these paths (prefixes or globs with *); empty: every path.", ["/app/"])]
+Exclude = Annotated[list[str], _doc("Never these paths.", ["/logout"])]
+Depth = Annotated[int, _doc("Link depth from the base URL (0-20, default 5).", 5)]
+Pages = Annotated[int, _doc("Most pages crawled (1-10000, default 200).", 200)]
+Budget = Annotated[int, _doc("Request budget of one scan (default 5000).", 5000)]
+TimeLimit = Annotated[int, _doc("Time limit of one scan in seconds (default 1800).", 1800)]
+Rate = Annotated[float, _doc("Requests per second (0.1-100, default 10).", 10.0)]
+Concurrency = Annotated[int, _doc("Requests at once (1-32, default 4).", 4)]
+
+
 class TargetIn(msgspec.Struct, forbid_unknown_fields=True):
     """A target to create (``name`` and ``base_url`` required) or the fields to change."""
 
-    name: str | Unset = UNSET
-    base_url: str | Unset = UNSET
-    include_paths: list[str] | Unset = UNSET
-    exclude_paths: list[str] | Unset = UNSET
-    max_depth: int | Unset = UNSET
-    max_pages: int | Unset = UNSET
-    max_requests: int | Unset = UNSET
-    time_limit_seconds: int | Unset = UNSET
-    requests_per_second: float | Unset = UNSET
-    concurrency: int | Unset = UNSET
+    name: Name | Unset = UNSET
+    base_url: BaseUrl | Unset = UNSET
+    include_paths: Include | Unset = UNSET
+    exclude_paths: Exclude | Unset = UNSET
+    max_depth: Depth | Unset = UNSET
+    max_pages: Pages | Unset = UNSET
+    max_requests: Budget | Unset = UNSET
+    time_limit_seconds: TimeLimit | Unset = UNSET
+    requests_per_second: Rate | Unset = UNSET
+    concurrency: Concurrency | Unset = UNSET
     auth: ScanAuthIn | Unset | None = UNSET
 
     def given(self) -> dict[str, Any]:
