@@ -67,7 +67,7 @@ class CallbackListener:
         self._public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self._server: asyncio.Server | None = None
         self._hits: dict[str, list[CallbackHit]] = {}
-        self._changed = asyncio.Event()
+        self._waiters: set[asyncio.Event] = set()  # one per wait_for call in progress
 
     @property
     def base_url(self) -> str:
@@ -119,13 +119,18 @@ class CallbackListener:
     async def wait_for(self, tokens: list[str], seconds: float) -> dict[str, list[CallbackHit]]:
         """Wait until every token was hit or ``seconds`` passed; the hits so far per token."""
         deadline = time.monotonic() + seconds
-        while not all(self._hits.get(token) for token in tokens):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+        woken = asyncio.Event()
+        self._waiters.add(woken)
+        try:
+            while not all(self._hits.get(token) for token in tokens):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                woken.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), remaining)
+        finally:
+            self._waiters.discard(woken)
         return {token: self.hits(token) for token in tokens if self._hits.get(token)}
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -141,7 +146,8 @@ class CallbackListener:
                 recorded.append(
                     CallbackHit(token, method, target, str(peer[0]) if peer else "", user_agent, time.time())
                 )
-                self._changed.set()
+                for waiter in self._waiters:
+                    waiter.set()
             writer.write(
                 b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
             )

@@ -60,3 +60,14 @@ async def test_started_from_settings_only_when_enabled() -> None:
         assert callback.listener_for("http://cb.example.test/") is listener
     finally:
         await listener.stop()
+
+
+async def test_concurrent_waits_each_return_when_their_own_token_is_hit() -> None:
+    async with CallbackListener() as listener, httpx.AsyncClient() as client:
+        tokens = [listener.new_token() for _ in range(5)]
+        waits = [asyncio.ensure_future(listener.wait_for([token], 30)) for token in tokens]
+        await asyncio.sleep(0)
+        for token in reversed(tokens):
+            await client.get(listener.url_for(token))
+        results = await asyncio.wait_for(asyncio.gather(*waits), 10)
+        assert [list(result) for result in results] == [[token] for token in tokens]
