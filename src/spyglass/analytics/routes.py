@@ -121,7 +121,7 @@ async def admin_refresh_page(
     await service.refresh_admin(services)
     record(db, "admin.analytics_refreshed", actor_id=me.id, connection=request)
     flash(request, "Analytics recomputed.", "success")
-    return Redirect("/admin/analytics")
+    return Redirect("/admin/analytics", status_code=303)
 
 
 def _choices(services: Services) -> list[int]:

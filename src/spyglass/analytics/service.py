@@ -25,7 +25,7 @@ async def analytics_session(services: Services) -> AsyncIterator[AsyncSession]:
 
     Analytics only reads, so this is the one place to point at a read replica when one is configured.
     """
-    async with services.db.session() as session:
+    async with services.db.session(replica_ok=True) as session:
         yield session
 
 
