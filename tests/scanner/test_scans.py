@@ -248,6 +248,15 @@ async def test_findings_are_deduplicated_carried_and_compared(client: Client, se
         )
     assert events == sorted([("scanner.scan_completed", None), ("scanner.high_risk_finding", sql_id)])
     assert sql_priority >= 70
+    async with services.db.session() as session:
+        done = await session.scalar(select(Notification).where(Notification.event == "scanner.scan_completed"))
+        assert done is not None
+    assert done.payload["counts"] == {"critical": 1, "high": 0, "medium": 0, "low": 1, "info": 0}
+    assert [item["title"] for item in done.payload["top_findings"]] == [
+        get_finding_type("sql-injection").title,
+        get_finding_type("csp-missing").title,
+    ]
+    assert done.payload["target_url"] == "http://127.0.0.1:1/"
 
     # The owner's decisions: the CSP finding is a false positive; the injection an accepted risk for 30 days.
     marked = await client.patch(f"/api/v1/scanner/findings/{csp_id}", json={"status": "false_positive", "note": "CDN"})

@@ -224,11 +224,12 @@ async def complete_scan(
     scan.stopped_reason = stopped_reason
     scan.error = error
     scan.finished_at = scan.finished_at or utcnow()
-    top = (
+    candidates = (
         await session.scalars(
-            select(Finding).where(Finding.scan_id == scan.id).order_by(Finding.priority.desc(), Finding.id).limit(5)
+            select(Finding).where(Finding.scan_id == scan.id).order_by(Finding.priority.desc(), Finding.id).limit(50)
         )
     ).all()
+    top = [f for f in candidates if f.effective_status() == FindingStatus.OPEN.value][:5]
     if not notify_completion:
         return totals
     await notify(
