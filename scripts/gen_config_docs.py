@@ -62,8 +62,15 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "and kept in `data_dir/secret_key`; in production it is required. Never logged or printed.",
             "database_url": "SQLAlchemy URL of the database. Unset: SQLite at `data_dir/spyglass.db`. "
             "PostgreSQL: `postgresql+asyncpg://user:password@host:5432/spyglass`.",
-            "database_replica_url": "Reserved for a read replica; **not used yet** (every query goes to "
-            "`SPYGLASS_DATABASE_URL`).",
+            "database_replica_url": "SQLAlchemy URL of a PostgreSQL streaming replica (hot standby). Reads that "
+            "tolerate a moment of lag (analytics, listing pages: `session(replica_ok=True)`) go there; everything "
+            "else uses `SPYGLASS_DATABASE_URL`. Needs PostgreSQL for both. See docs/operations.md.",
+            "database_replica_read_your_writes_seconds": "After a user writes, their replica-eligible reads use "
+            "the primary for this many seconds (kept in Redis when configured, so every web process agrees).",
+            "database_replica_retry_seconds": "When the replica cannot be reached, reads use the primary for this "
+            "many seconds before the replica is tried again.",
+            "database_replica_connect_timeout_seconds": "Seconds to wait for a replica connection before falling "
+            "back to the primary.",
             "redis_url": "Redis for the distributed mode, e.g. `redis://127.0.0.1:6379/0`: sessions, cache "
             "(with client-side caching), rate-limit windows, the job broker and run events are shared through "
             "it. Unset: all of these live in process memory.",

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     database_replica_url: str | None = None
+    # Reads that tolerate lag (analytics, listing pages) go to the replica; a user who wrote in the last
+    # `database_replica_read_your_writes_seconds` reads the primary; an unreachable replica is retried after
+    # `database_replica_retry_seconds` (reads use the primary meanwhile).
+    database_replica_read_your_writes_seconds: float = Field(default=5.0, ge=0, le=3600)
+    database_replica_retry_seconds: float = Field(default=10.0, gt=0, le=3600)
+    database_replica_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     redis_url: str | None = None
 
     host: str = "127.0.0.1"

@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from spyglass.accounts.models import ApiToken, Role, User
 from spyglass.core.db import utcnow
 from spyglass.core.errors import NotFound
+from spyglass.core.replica import acting_user_id
 
 if TYPE_CHECKING:
     from spyglass.core.services import Services
@@ -191,7 +192,11 @@ class AuthMiddleware:
                 method = "session" if user else None
         scope["user"] = user
         scope["auth"] = method
-        await self.app(scope, receive, send)
+        acting = acting_user_id.set(user.id if user is not None else None)  # read-your-writes (core/replica.py)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            acting_user_id.reset(acting)
 
 
 # Guards are coroutines on purpose: Litestar runs a synchronous guard in a worker thread, a thread

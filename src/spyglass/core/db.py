@@ -16,9 +16,12 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from spyglass.core.replica import MemoryRecentWriters, ReplicaRouting
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -100,12 +103,18 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, connect_timeout: float | None = None
+) -> AsyncEngine:
     """An async engine for ``url`` with Spyglass's per-backend settings."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
+    # Operators (and the crash tests) can tell which process holds a connection or a lock.
+    connect_args: dict[str, Any] = {"server_settings": {"application_name": f"spyglass-{os.getpid()}"}}
+    if connect_timeout is not None:
+        connect_args["timeout"] = connect_timeout
     return create_async_engine(
         url,
         echo=echo,
@@ -113,25 +122,67 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
-        # Operators (and the crash tests) can tell which process holds a connection or a lock.
-        connect_args={"server_settings": {"application_name": f"spyglass-{os.getpid()}"}},
+        connect_args=connect_args,
     )
 
 
 class Database:
-    """An engine and the session factories for reading and writing."""
+    """An engine and the session factories for reading and writing, plus an optional read replica.
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    ``session(write=True)`` and ``session()`` always use the primary. ``session(replica_ok=True)`` is
+    for reads that tolerate replication lag (analytics, listing pages): they go to the replica when one
+    is configured, except for a user who just wrote and while the replica is unreachable (see
+    ``spyglass.core.replica``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        replica_url: str | None = None,
+        routing: ReplicaRouting | None = None,
+        replica_connect_timeout: float = 3.0,
+    ) -> None:
         self.url = url
         self.engine = create_engine(url, echo=echo, pool_size=pool_size)
         self.backend = self.engine.dialect.name
         writer = self.engine.execution_options(sqlite_immediate=True) if self.backend == "sqlite" else self.engine
         self._readers = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writers = async_sessionmaker(writer, expire_on_commit=False)
+        self.replica_engine: AsyncEngine | None = None
+        self._replica_readers: async_sessionmaker[AsyncSession] | None = None
+        self.routing: ReplicaRouting | None = None
+        if replica_url:
+            if self.backend != "postgresql" or not replica_url.startswith("postgresql"):
+                raise ValueError("SPYGLASS_DATABASE_REPLICA_URL needs PostgreSQL for both the primary and the replica")
+            self.replica_engine = create_engine(
+                replica_url, echo=echo, pool_size=pool_size, connect_timeout=replica_connect_timeout
+            )
+            self._replica_readers = async_sessionmaker(self.replica_engine, expire_on_commit=False)
+            self.routing = routing or ReplicaRouting(MemoryRecentWriters(5.0), retry_seconds=10.0)
+
+    @property
+    def has_replica(self) -> bool:
+        return self._replica_readers is not None
 
     @asynccontextmanager
-    async def session(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
-        """A unit of work: commits when the block succeeds, rolls back when it raises."""
+    async def session(self, *, write: bool = False, replica_ok: bool = False) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commits when the block succeeds, rolls back when it raises.
+
+        ``replica_ok=True`` (reads only) lets the read go to the read replica when one is configured.
+        """
+        if write and replica_ok:
+            raise ValueError("a write session cannot use the read replica")
+        if replica_ok and self.routing is not None:
+            replica = await self._replica_session()
+            if replica is not None:
+                async with replica:
+                    yield replica
+                return
+        elif write and self.routing is not None:
+            await self.routing.note_write()
         factory = self._writers if write else self._readers
         async with factory() as session:
             try:
@@ -143,5 +194,24 @@ class Database:
                 await session.rollback()
                 raise
 
+    async def _replica_session(self) -> AsyncSession | None:
+        """A session already connected to the replica, or None when this read must use the primary."""
+        assert self.routing is not None and self._replica_readers is not None
+        if await self.routing.choose() != "replica":
+            return None
+        session = self._replica_readers()
+        try:
+            await session.connection()  # connect now, so an unreachable replica falls back before any query
+        except (OSError, DBAPIError, TimeoutError) as exc:
+            await session.close()
+            self.routing.mark_down(exc)
+            self.routing.count("replica-down")
+            return None
+        return session
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.replica_engine is not None:
+            await self.replica_engine.dispose()
+        if self.routing is not None:
+            await self.routing.writers.close()

@@ -16,6 +16,7 @@ from spyglass.core.fetch import Fetcher
 from spyglass.core.mail import Mailer
 from spyglass.core.metrics import Metrics
 from spyglass.core.ratelimit import RateLimiter
+from spyglass.core.replica import ReplicaRouting, recent_writers
 from spyglass.engine.events import RunEvents
 from spyglass.engine.metrics import EngineMetrics
 
@@ -45,7 +46,7 @@ class Services:
         metrics = Metrics()
         return cls(
             settings=settings,
-            db=Database(settings.resolved_database_url),
+            db=_database(settings, metrics),
             metrics=metrics,
             cache=Cache(
                 redis_url=settings.redis_url,
@@ -82,6 +83,27 @@ class Services:
         await self.run_events.close()
         await self.cache.close()
         await self.db.dispose()
+
+
+def _database(settings: Settings, metrics: Metrics) -> Database:
+    """The primary database, and the read replica with its routing when one is configured."""
+    if not settings.database_replica_url:
+        return Database(settings.resolved_database_url)
+    routing = ReplicaRouting(
+        recent_writers(settings.redis_url, settings.database_replica_read_your_writes_seconds),
+        retry_seconds=settings.database_replica_retry_seconds,
+        reads=metrics.counter(
+            "spyglass_db_replica_reads_total",
+            "Reads that could use the replica, by where they went (replica, own-write, replica-down).",
+            ["target"],
+        ),
+    )
+    return Database(
+        settings.resolved_database_url,
+        replica_url=settings.database_replica_url,
+        routing=routing,
+        replica_connect_timeout=settings.database_replica_connect_timeout_seconds,
+    )
 
 
 def _session_store(settings: Settings) -> Store:
