@@ -35,8 +35,6 @@ from spyglass.web.templating import flash
 
 Id = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="The object's id.")]
 PageNumber = Annotated[int, QueryParameter(ge=1, le=100_000, description="Page number, from 1.")]
-PageSize = Annotated[int | None, QueryParameter(ge=1, le=1000, description="Items per page (capped by the server).")]
-TAGS = ["Security scans"]
 CONTROLS = {"rate_limit": "bot_controls"}
 SECRET_FORM_FIELDS = {"_csrf_token", "auth_password", "auth_cookie", "auth_header_value", "auth_username"}
 
