@@ -449,3 +449,19 @@ async def test_an_expired_risk_acceptance_counts_as_open_again(client: Client, s
     async with services.db.session() as session:
         again = await session.scalar(select(Finding).where(Finding.scan_id == second))
         assert again is not None and again.status == "open" and again.accepted_until is None
+
+
+async def test_a_site_that_cannot_be_reached_fails_the_scan(client: Client, services: Services, engine: Engine) -> None:
+    alice = await create_user(services)
+    client.headers.update(await bearer(services, alice))
+    with LocalHttpServer() as server:
+        closed = server.url("/")  # the port is free once the server stops
+    target_id = await make_target(services, alice, closed)
+    scan_id = (await client.post(f"/api/v1/scanner/targets/{target_id}/scans", json={})).json()["id"]
+    scan = await wait_for_scan(services, scan_id)
+    assert scan.status == "failed"
+    assert scan.error is not None and scan.error.startswith(f"Nothing could be scanned: {closed} could not be reached")
+    async with services.db.session() as session:
+        run = await session.get(Run, scan.run_id)
+        assert run is not None and run.status == "failed" and run.error == scan.error
+        assert (await session.scalars(select(Notification))).all() == []

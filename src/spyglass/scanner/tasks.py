@@ -223,6 +223,12 @@ async def run_scan(ctx: RunContext) -> dict[str, Any]:
             await asyncio.shield(_fail(services, scan_id, "", status=ScanStatus.CANCELLED.value))
         raise
     cancelled = summary.stopped_reason == "cancelled"
+    unreachable = summary.pages_crawled == 0 and bool(summary.errors) and not cancelled
+    errors = "; ".join(summary.errors)[:2000] or None
+    if cancelled:
+        status = ScanStatus.CANCELLED.value
+    else:
+        status = ScanStatus.FAILED.value if unreachable else ScanStatus.SUCCEEDED.value
     async with services.db.session(write=True) as session:
         fresh_scan = await session.get(Scan, scan_id)
         fresh_target = await session.get(ScanTarget, target.id)
@@ -232,11 +238,14 @@ async def run_scan(ctx: RunContext) -> dict[str, Any]:
             session,
             scan=fresh_scan,
             target=fresh_target,
-            status=ScanStatus.CANCELLED.value if cancelled else ScanStatus.SUCCEEDED.value,
+            status=status,
             stopped_reason=summary.stopped_reason,
             high_risk_priority=services.settings.scanner_high_risk_priority,
-            error="; ".join(summary.errors)[:2000] or None,
+            error=f"Nothing could be scanned: {errors}" if unreachable else errors,
+            notify_completion=not unreachable,
         )
+    if unreachable:
+        raise PermanentError(f"Nothing could be scanned: {errors}")
     await ctx.progress(100, "cancelled" if cancelled else "done")
     return {
         "pages": summary.pages_crawled,
