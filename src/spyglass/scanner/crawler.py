@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,32 @@ SKIPPED_FIELD_TYPES = frozenset({"submit", "button", "image", "reset", "file"})
 DEFAULT_FIELD_VALUES = {"email": "scan@example.com", "number": "1", "url": "https://example.com/", "tel": "5550100"}
 
 PageCallback = Callable[[Page], Awaitable[None]]
+COMPACT_FROM_CHARS = 4096
+
+
+class CompactExchange(Exchange):
+    """An :class:`Exchange` that keeps its body zlib-compressed, for the pages a crawl holds until the checks run.
+
+    A hundred scans of 200 pages of 60 KB hold 1.2 GB of text; compressed it is a fifth of that. The body
+    is decompressed on each read (about 0.1 ms for 60 KB).
+    """
+
+    _packed: bytes
+
+    @property
+    def body(self) -> str:
+        return zlib.decompress(self._packed).decode("utf-8", "surrogatepass")
+
+    @body.setter
+    def body(self, value: str) -> None:
+        self._packed = zlib.compress(value.encode("utf-8", "surrogatepass"), 1)
+
+
+def compact(exchange: Exchange) -> Exchange:
+    """``exchange`` with a compressed body when the body is large enough to be worth it."""
+    if len(exchange.body) < COMPACT_FROM_CHARS or isinstance(exchange, CompactExchange):
+        return exchange
+    return CompactExchange(**{name: getattr(exchange, name) for name in exchange.__dataclass_fields__})
 
 
 def normalise_url(url: str, base: str | None = None) -> str | None:
@@ -298,6 +325,7 @@ class Crawler:
             page.links = list(dict.fromkeys(parsed.links))
             page.forms = parsed.forms
             page.scripts = list(dict.fromkeys(parsed.scripts))
+        page.exchange = compact(exchange)
         self.result.pages.append(page)
         self._add_points(page)
         if self.on_page is not None:

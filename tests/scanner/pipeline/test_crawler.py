@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from spyglass.core.fetch import Fetcher
+from spyglass.scanner.checks.base import Exchange
 from spyglass.scanner.contract import ScanAuth, ScanPlan
-from spyglass.scanner.crawler import Crawler, CrawlResult, normalise_url, parse_html, robots_seeds
+from spyglass.scanner.crawler import (
+    CompactExchange,
+    Crawler,
+    CrawlResult,
+    compact,
+    normalise_url,
+    parse_html,
+    robots_seeds,
+)
 from spyglass.scanner.http import ScanClient
 from tests.scanner.pipeline.site import PASSWORD, USERNAME, DemoSite
-from tests.support.http_server import LocalHttpServer
+from tests.support.http_server import LocalHttpServer, Reply, ServerRequest
 
 
 def plan_for(server: LocalHttpServer, **overrides: object) -> ScanPlan:
@@ -135,3 +144,28 @@ async def test_authenticated_crawl_reaches_the_account_and_skips_logout(
     assert "/logout" not in site.paths()
     account = next(r for r in server.requests if r.path == "/account/orders")
     assert "session=" in account.headers["cookie"]
+
+
+def test_large_page_bodies_are_kept_compressed() -> None:
+    body = "<html><body>" + "<p>Ünïcode text and markup</p>" * 2000 + "</body></html>"
+    exchange = Exchange("GET", "http://shop.test/", {}, "", 200, {"content-type": "text/html"}, body, 0.1, ["a=1"])
+    stored = compact(exchange)
+    assert isinstance(stored, CompactExchange)
+    assert stored.body == body and stored.headers == exchange.headers and stored.set_cookies == ["a=1"]
+    assert len(stored._packed) < len(body.encode()) / 10
+    small = Exchange("GET", "http://shop.test/", {}, "", 200, {}, "<p>short</p>")
+    assert compact(small) is small
+
+
+async def test_crawled_pages_read_the_same_when_compressed(server: LocalHttpServer, fetcher: Fetcher) -> None:
+    big = "<html><body>" + '<a href="/ok">ok</a>' + "<p>lorem ipsum</p>" * 1000 + "</body></html>"
+
+    async def large(request: ServerRequest) -> Reply:
+        return Reply(200, big.encode(), {"Content-Type": "text/html; charset=utf-8"})
+
+    server.route("/large", large)
+    _, result = await crawl(server, fetcher, base_url=server.url("/large"))
+    page = result.pages[0]
+    assert isinstance(page.exchange, CompactExchange)
+    assert page.exchange.body == big
+    assert server.url("/ok") in page.links
