@@ -160,3 +160,24 @@ def test_policy_refused_target_exits_3(env: None, monkeypatch: pytest.MonkeyPatc
     assert code == 3
     assert "Nothing was scanned" in stderr
     assert site.server.requests == []
+
+
+async def test_the_progress_bar_follows_the_scan() -> None:
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from spyglass.scanner.cli import TerminalObserver
+    from spyglass.scanner.contract import FindingCandidate, ScanProgress
+
+    with Progress(console=Console(file=io.StringIO(), force_terminal=True)) as bar:
+        task = bar.add_task("starting", total=100, pages=0, requests=0, findings=0)
+        observer = TerminalObserver(bar, task)
+        await observer.progress(ScanProgress("checking", 55, pages_crawled=12, requests_sent=340, findings=3))
+        await observer.finding(FindingCandidate("csp-missing", "https://shop.test/"))
+        state = bar.tasks[0]
+    assert (state.description, state.completed) == ("checking", 55)
+    assert state.fields == {"pages": 12, "requests": 340, "findings": 3}
+    assert [f.type_id for f in observer.findings] == ["csp-missing"]
+    assert observer.cancelled() is False
