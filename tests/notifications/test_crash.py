@@ -42,7 +42,7 @@ class _SlowHandler:
 
         await asyncio.sleep(SMTP_DELAY_SECONDS)
         message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
-        self.server.add(message, list(envelope.rcpt_tos))  # type: ignore[arg-type]
+        self.server.add(message, list(envelope.rcpt_tos))
         return "250 Message accepted for delivery"
 
 

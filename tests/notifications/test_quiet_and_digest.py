@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 from sqlalchemy import update
 
@@ -15,6 +16,12 @@ from spyglass.notifications.quiet_hours import quiet_until
 from tests.notifications.helpers import deliveries, drain, emit, make_channel, notifications
 from tests.support.factories import create_user
 from tests.support.smtp import SmtpServer, message_text
+
+
+def html_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None
+    return str(part.get_content())
 
 
 def test_quiet_window_end_in_the_channels_time_zone() -> None:
@@ -100,7 +107,7 @@ async def test_digest_mode_gathers_events_into_one_email(services: Services, smt
     assert message["Subject"] == "Spyglass digest: 2 update(s)"
     text = message_text(message)
     assert "<b>Bike 1</b>" in text and "Bike 2" in text
-    html = str(message.get_body(preferencelist=("html",)).get_content())
+    html = html_of(message)
     assert "&lt;b&gt;Bike 1&lt;/b&gt;" in html
     statuses = sorted(d.status for d in await deliveries(services))
     assert statuses == ["delivered", "digested", "digested"]

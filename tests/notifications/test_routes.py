@@ -4,6 +4,7 @@ address confirmation links, admin log, and tenant isolation."""
 from __future__ import annotations
 
 import json
+from email.message import EmailMessage
 
 import httpx
 from litestar import Litestar
@@ -22,6 +23,12 @@ from tests.support.tenancy import assert_isolated
 from tests.support.web import login, post_form, send_json
 
 Client = AsyncTestClient[Litestar]
+
+
+def html_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None
+    return str(part.get_content())
 
 
 async def channel_row(services: Services, channel_id: int) -> Channel:
@@ -157,9 +164,10 @@ async def test_one_click_unsubscribe_from_the_email_works_without_login(
     await drain(services)
     message = smtp_server.wait_for_message(to="ann@example.com")
     link = message["List-Unsubscribe"].strip("<>")
-    assert link.startswith(BASE_URL) and link in str(message.get_body(preferencelist=("html",)).get_content())
+    assert link.startswith(BASE_URL) and link in html_of(message)
     path = link.removeprefix(BASE_URL)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as mail_client:
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as mail_client:
         forged = await mail_client.post(path[:-3] + "AAA", data={"List-Unsubscribe": "One-Click"})
         assert forged.status_code == 404
         assert (await channel_row(services, channel.id)).subscriptions[outbox.EVENT_PRICE_DROP] == "instant"
