@@ -465,3 +465,12 @@ async def test_a_site_that_cannot_be_reached_fails_the_scan(client: Client, serv
         run = await session.get(Run, scan.run_id)
         assert run is not None and run.status == "failed" and run.error == scan.error
         assert (await session.scalars(select(Notification))).all() == []
+
+
+async def test_the_same_finding_reported_at_once_is_stored_once(services: Services) -> None:
+    alice = await create_user(services)
+    target_id = await make_target(services, alice, "http://127.0.0.1:1/")
+    scan_id = await make_scan(services, alice, target_id)
+    await asyncio.gather(*(ScanRecorder(services, scan_id).finding(sqli()) for _ in range(6)))
+    async with services.db.session() as session:
+        assert await session.scalar(select(func.count()).where(Finding.scan_id == scan_id)) == 1

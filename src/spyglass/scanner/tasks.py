@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from spyglass.config import Settings
 from spyglass.core.db import utcnow
 from spyglass.core.services import Services
@@ -119,6 +121,15 @@ class ScanRecorder:
             await self.write_counts()
 
     async def finding(self, finding: FindingCandidate) -> None:
+        try:
+            await self._store(finding)
+        except IntegrityError:
+            # Another writer stored the same fingerprint between our read and our insert: it exists now.
+            await self._store(finding)
+        if self.ctx is not None:
+            self.ctx.stats.update(self.stats())
+
+    async def _store(self, finding: FindingCandidate) -> None:
         async with self.services.db.session(write=True) as session:
             scan = await session.get(Scan, self.scan_id)
             if scan is None:
@@ -129,8 +140,6 @@ class ScanRecorder:
             if created:
                 self.found = await findings.count_findings(session, scan.id)
                 scan.findings_count = self.found
-        if self.ctx is not None:
-            self.ctx.stats.update(self.stats())
 
     def cancelled(self) -> bool:
         return self.ctx is not None and self.ctx.cancelled.is_set()
