@@ -15,6 +15,13 @@ from tests.analytics.seed import UserWorld, seed_user_world
 from tests.conftest import BASE_URL
 from tests.support.client import app_client
 from tests.support.factories import DEFAULT_PASSWORD, create_user
+from tests.support.live_server import (  # noqa: F401 - the browser test's fixtures
+    browser,
+    live_server,
+    live_server_factory,
+    page_context,
+    playwright_session,
+)
 from tests.support.web import login
 
 Client = AsyncTestClient[Litestar]
@@ -43,30 +50,30 @@ async def world(services: Services, owner: User, other: User) -> UserWorld:
 @pytest.fixture
 async def client(app: Litestar) -> AsyncIterator[Client]:
     """A browser that does not follow redirects (tests assert the 303 and where it goes)."""
-    async with app_client(app, base_url=BASE_URL, follow_redirects=False) as browser:
-        yield cast(Client, browser)  # an httpx client; the shared web helpers are typed for Litestar's
+    async with app_client(app, base_url=BASE_URL, follow_redirects=False) as raw:
+        yield cast(Client, raw)  # an httpx client; the shared web helpers are typed for Litestar's
 
 
 async def _signed_in(app: Litestar, user: User) -> AsyncIterator[Client]:
     async with app_client(app, base_url=BASE_URL, lifespan=False, follow_redirects=False) as raw:
-        browser = cast(Client, raw)
-        await login(browser, user.username, DEFAULT_PASSWORD)
-        yield browser
+        signed_in = cast(Client, raw)
+        await login(signed_in, user.username, DEFAULT_PASSWORD)
+        yield signed_in
 
 
 @pytest.fixture
 async def owner_client(app: Litestar, client: Client, owner: User) -> AsyncIterator[Client]:
-    async for browser in _signed_in(app, owner):
-        yield browser
+    async for signed_in in _signed_in(app, owner):
+        yield signed_in
 
 
 @pytest.fixture
 async def other_client(app: Litestar, client: Client, other: User) -> AsyncIterator[Client]:
-    async for browser in _signed_in(app, other):
-        yield browser
+    async for signed_in in _signed_in(app, other):
+        yield signed_in
 
 
 @pytest.fixture
 async def admin_client(app: Litestar, client: Client, admin: User) -> AsyncIterator[Client]:
-    async for browser in _signed_in(app, admin):
-        yield browser
+    async for signed_in in _signed_in(app, admin):
+        yield signed_in
