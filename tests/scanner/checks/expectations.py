@@ -40,7 +40,7 @@ TYPES_BY_CHECK = {
     "jsonp-callback": {"jsonp-callback-injection"},
 }  # fmt: skip
 
-SQL_DELAY = 0.5
+SQL_DELAY = 0.8  # seconds; large enough that a loaded test machine does not blur delayed and control requests
 
 
 def fast(check: Check, verify: ssl.SSLContext | None = None) -> Check:
