@@ -36,6 +36,7 @@ DEFAULT_FIELD_VALUES = {"email": "scan@example.com", "number": "1", "url": "http
 
 PageCallback = Callable[[Page], Awaitable[None]]
 COMPACT_FROM_CHARS = 4096
+MAX_SITEMAPS = 10
 
 
 class CompactExchange(Exchange):
@@ -227,7 +228,10 @@ class Crawler:
         landing: str | None = None
         try:
             logged_in = await self.client.login()
-            landing = normalise_url(logged_in.url) if logged_in is not None and logged_in.status < 400 else None
+            if logged_in is not None and logged_in.status >= 400:
+                self.result.errors.append(f"Login failed: {logged_in.url} answered {logged_in.status}.")
+            elif logged_in is not None:
+                landing = normalise_url(logged_in.url)
         except BudgetExhausted:
             self.result.stopped_reason = self.client.stopped_reason
             return self.result
@@ -258,10 +262,18 @@ class Crawler:
             found = robots_seeds(robots, start)
             sitemaps += [url for url in found if url.endswith(".xml")]
             seeds += [url for url in found if not url.endswith(".xml")]
-        for sitemap in dict.fromkeys(url for url in sitemaps if self.client.in_scope(url)):
-            text = await self._get_text(sitemap)
-            if text:
-                seeds += [url for url in (normalise_url(m) for m in SITEMAP_LOC.findall(text)[:1000]) if url]
+        queue = list(dict.fromkeys(url for url in sitemaps if self.client.in_scope(url)))
+        fetched = 0
+        while queue and fetched < MAX_SITEMAPS:
+            text = await self._get_text(queue.pop(0))
+            fetched += 1
+            if not text:
+                continue
+            locations = [url for url in (normalise_url(m) for m in SITEMAP_LOC.findall(text)[:1000]) if url]
+            if "<sitemapindex" in text[:2000]:
+                queue += [url for url in locations if self.client.in_scope(url)]  # an index names more sitemaps
+            else:
+                seeds += locations
         return seeds
 
     async def _get_text(self, url: str) -> str | None:

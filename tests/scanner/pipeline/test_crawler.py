@@ -169,3 +169,27 @@ async def test_crawled_pages_read_the_same_when_compressed(server: LocalHttpServ
     assert isinstance(page.exchange, CompactExchange)
     assert page.exchange.body == big
     assert server.url("/ok") in page.links
+
+
+async def test_sitemap_index_and_failed_login(server: LocalHttpServer, fetcher: Fetcher) -> None:
+    server.robots_txt = f"Sitemap: {server.url('/sitemap-index.xml')}\n"
+
+    async def index(request: ServerRequest) -> Reply:
+        body = f"<sitemapindex><sitemap><loc>{server.url('/sitemap-pages.xml')}</loc></sitemap></sitemapindex>"
+        return Reply(200, body.encode(), {"Content-Type": "application/xml"})
+
+    async def pages(request: ServerRequest) -> Reply:
+        return Reply(200, f"<urlset><url><loc>{server.url('/ok')}</loc></url></urlset>".encode())
+
+    async def login(request: ServerRequest) -> Reply:
+        return Reply(
+            403 if request.method == "POST" else 200, b"<form method=post></form>", {"Content-Type": "text/html"}
+        )
+
+    for path, handler in (("/sitemap-index.xml", index), ("/sitemap-pages.xml", pages), ("/login", login)):
+        server.route(path, handler)
+    auth = ScanAuth(kind="form", login_url=server.url("/login"), fields={"user": "a", "password": "b"})
+    _, result = await crawl(server, fetcher, base_url=server.url("/login"), auth=auth)
+    assert server.url("/ok") in urls_of(result)  # found through the index's child sitemap
+    assert server.url("/sitemap-pages.xml") not in urls_of(result)  # a sitemap is read, not crawled as a page
+    assert result.errors == [f"Login failed: {server.url('/login')} answered 403."]
