@@ -158,3 +158,30 @@ async def test_operator_allow_list_counts_as_proof(tmp_path: Path, database_url:
             assert checked.json()["method"] == "allow_list"
     finally:
         await services.close()
+
+
+async def test_a_proof_on_another_host_does_not_count(
+    client: Client, services: Services, site: LocalHttpServer
+) -> None:
+    alice = await create_user(services)
+    client.headers.update(await bearer(services, alice))
+    target_id = await make_target(services, alice, site.url("/"))
+    token = await _token(services, target_id)
+    with LocalHttpServer() as elsewhere:
+        serve(elsewhere, "/token.txt", token)
+        serve(elsewhere, "/page", f'<meta name="spyglass-verification" content="{token}">')
+        other = f"http://localhost:{elsewhere.port}"
+
+        async def redirect(request: ServerRequest) -> Reply:
+            where = "/token.txt" if "well-known" in request.path else "/page"
+            return Reply(302, b"", {"location": other + where})
+
+        site.route("/.well-known/spyglass-verification.txt", redirect)
+        site.route("/", redirect)
+        for method in ("file", "meta"):
+            answer = await client.post(f"/api/v1/scanner/targets/{target_id}/verify", json={"method": method})
+            assert answer.json()["verified"] is False
+            assert answer.json()["message"] == (
+                "The proof must be served by 127.0.0.1 itself; the request was redirected to localhost."
+            )
+        assert elsewhere.hits("/token.txt") == 1 and elsewhere.hits("/page") == 1

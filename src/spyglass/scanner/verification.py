@@ -74,6 +74,15 @@ def is_allow_listed(settings: Settings, host: str) -> bool:
         return False
 
 
+def _left_the_host(base_url: str, final_url: str) -> str | None:
+    """Why a proof that redirected to another host does not count (None when it stayed)."""
+    wanted = (urlsplit(base_url).hostname or "").lower()
+    landed = (urlsplit(final_url).hostname or "").lower()
+    if landed == wanted:
+        return None
+    return f"The proof must be served by {wanted} itself; the request was redirected to {landed}."
+
+
 async def check_file(fetcher: Fetcher, base_url: str, token: str) -> VerificationResult:
     """The token file under ``/.well-known/``."""
     url = proof_file_url(base_url)
@@ -81,6 +90,8 @@ async def check_file(fetcher: Fetcher, base_url: str, token: str) -> Verificatio
         result = await fetcher.fetch(url, max_bytes=PROOF_MAX_BYTES, truncate=True, raise_for_status=False)
     except FetchError as exc:
         return VerificationResult(False, None, f"{url}: {exc.message}")
+    if moved := _left_the_host(base_url, result.url):
+        return VerificationResult(False, None, moved)
     if result.status_code != 200:
         return VerificationResult(False, None, f"{url} answered {result.status_code}, not 200.")
     if token not in result.text.split():
@@ -94,6 +105,8 @@ async def check_meta(fetcher: Fetcher, base_url: str, token: str) -> Verificatio
         result = await fetcher.fetch(base_url, max_bytes=PROOF_MAX_BYTES, truncate=True, raise_for_status=False)
     except FetchError as exc:
         return VerificationResult(False, None, f"{base_url}: {exc.message}")
+    if moved := _left_the_host(base_url, result.url):
+        return VerificationResult(False, None, moved)
     if result.status_code != 200:
         return VerificationResult(False, None, f"{base_url} answered {result.status_code}, not 200.")
     tree = LexborHTMLParser(result.text)
