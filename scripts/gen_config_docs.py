@@ -71,6 +71,9 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "many seconds before the replica is tried again.",
             "database_replica_connect_timeout_seconds": "Seconds to wait for a replica connection before falling "
             "back to the primary.",
+            "static_url": "Where pages load static files from. Empty: this app at `/static`. A CDN that pulls "
+            "`/static` from Spyglass, e.g. `https://cdn.example.com/static`: pages link fingerprinted files there "
+            "(`css/spyglass.<hash>.css`, cached for a year, immutable) and the CSP allows that origin.",
             "redis_url": "Redis for the distributed mode, e.g. `redis://127.0.0.1:6379/0`: sessions, cache "
             "(with client-side caching), rate-limit windows, the job broker and run events are shared through "
             "it. Unset: all of these live in process memory.",

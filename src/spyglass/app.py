@@ -10,13 +10,13 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
-from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
 import spyglass.jobs  # noqa: F401 - registers every feature's job kinds
 from spyglass import __version__
 from spyglass.accounts.auth import AuthMiddleware
 from spyglass.config import Settings, get_settings
+from spyglass.core.assets import static_files_router
 from spyglass.core.csrf import CSRFGuardMiddleware, csrf_config
 from spyglass.core.dependencies import DEPENDENCIES
 from spyglass.core.errors import handle_exception
@@ -88,7 +88,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             *feature_routes(),
-            create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+            static_files_router(STATIC_DIR),
         ],
         dependencies=DEPENDENCIES,
         middleware=[

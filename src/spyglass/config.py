@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     database_replica_read_your_writes_seconds: float = Field(default=5.0, ge=0, le=3600)
     database_replica_retry_seconds: float = Field(default=10.0, gt=0, le=3600)
     database_replica_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    # Where pages load fingerprinted static files from: empty serves them from this app at /static; a CDN
+    # origin-pulling /static, e.g. https://cdn.example.com/static (see core/assets.py, docs/operations.md).
+    static_url: str = ""
     redis_url: str | None = None
 
     host: str = "127.0.0.1"
@@ -201,6 +204,14 @@ class Settings(BaseSettings):
             if entry and not _is_target_entry(entry):
                 raise ValueError(f"{entry!r} is neither a CIDR network, an IP address nor a host name")
         return value
+
+    @field_validator("static_url")
+    @classmethod
+    def _check_static_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://", "/")):
+            raise ValueError("static_url must be empty, a path starting with / or an http(s):// URL")
+        return value.rstrip("/")
 
     @field_validator("base_url")
     @classmethod

@@ -7,6 +7,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,6 +31,18 @@ STATIC_HEADERS = [
 HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 
 
+def content_security_policy(static_url: str = "") -> str:
+    """The CSP; when static files come from a CDN (``SPYGLASS_STATIC_URL``), its origin may serve them too."""
+    parts = urlsplit(static_url)
+    if not parts.scheme or not parts.netloc:
+        return CONTENT_SECURITY_POLICY
+    origin = f"{parts.scheme}://{parts.netloc}"
+    policy = CONTENT_SECURITY_POLICY
+    for directive in ("script-src 'self'", "style-src 'self'", "img-src 'self'", "font-src 'self'"):
+        policy = policy.replace(directive, f"{directive} {origin}")
+    return policy
+
+
 def _is_https(scope: Scope, settings: Settings) -> bool:
     return bool(scope.get("scheme") == "https" or settings.cookies_secure)
 
@@ -41,7 +54,7 @@ def security_headers_hook(settings: Settings) -> Callable[[Message, Scope], Awai
     page needs its CSP, nosniff and frame-ancestors as much as any other.
     """
 
-    defaults = [*STATIC_HEADERS, (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())]
+    defaults = [*STATIC_HEADERS, (b"content-security-policy", content_security_policy(settings.static_url).encode())]
 
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":

@@ -1,4 +1,5 @@
-"""Jinja2 set-up: template folder, globals available in every page, flash messages."""
+"""Jinja2 set-up: template folder, globals available in every page (``asset_url`` for fingerprinted static
+files, see core/assets.py), flash messages."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
 from spyglass import __version__
+from spyglass.core.assets import asset_url_callable
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -48,5 +50,6 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
         engine.engine.globals.update({"app_name": "Spyglass", "app_version": __version__})
         engine.register_template_callable("flashes", _pop_flashes)
         engine.register_template_callable("current_user", _current_user)
+        engine.register_template_callable("asset_url", asset_url_callable(STATIC_DIR))
 
     return TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=configure)
