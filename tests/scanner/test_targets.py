@@ -152,8 +152,17 @@ async def test_changing_the_host_withdraws_the_proof(client: Client, services: S
     target_id = await make_target(services, alice, "http://127.0.0.1:5/", verified=True)
     same_host = await client.patch(f"/api/v1/scanner/targets/{target_id}", json={"base_url": "http://127.0.0.1:5/x"})
     assert same_host.json()["verified"] is True
-    moved = await client.patch(f"/api/v1/scanner/targets/{target_id}", json={"base_url": "http://localhost:5/"})
-    assert moved.status_code == 200 and moved.json()["verified"] is False
+    other_port = await client.patch(f"/api/v1/scanner/targets/{target_id}", json={"base_url": "http://127.0.0.1:6/"})
+    assert other_port.json()["verified"] is False  # another service on the host: its file proof does not carry
+    dns_target = await make_target(services, alice, "http://localhost:5/", host="localhost", verified=True)
+    async with services.db.session(write=True) as session:
+        stored = await session.get(ScanTarget, dns_target)
+        assert stored is not None
+        stored.verification_method = "dns"
+    dns_port = await client.patch(f"/api/v1/scanner/targets/{dns_target}", json={"base_url": "https://localhost:7/"})
+    assert dns_port.json()["verified"] is True  # a DNS record proves the whole host name
+    moved = await client.patch(f"/api/v1/scanner/targets/{dns_target}", json={"base_url": "http://127.0.0.1:5/"})
+    assert moved.status_code == 200 and moved.json()["verified"] is False and moved.json()["host"] == "127.0.0.1"
 
 
 async def test_another_user_cannot_see_or_change_a_target(client: Client, services: Services) -> None:

@@ -276,15 +276,18 @@ async def create_target(
 async def update_target(
     session: AsyncSession, *, fetcher: Fetcher, target: ScanTarget, data: TargetInput
 ) -> ScanTarget:
-    """Change a target; a new host needs its ownership proven again."""
+    """Change a target; another host, port or scheme needs its ownership proven again (a DNS proof
+    covers the host name only)."""
     values = dict(data.values)
     if "base_url" in values and values["base_url"] != target.base_url:
         await _check_policy(fetcher, values["base_url"])
-        host = urlsplit(values["base_url"]).hostname or ""
-        if host != target.host:
-            target.host = host
+        new, old = urlsplit(values["base_url"]), urlsplit(target.base_url)
+        other_host = (new.hostname or "") != target.host
+        other_origin = (new.scheme, new.netloc) != (old.scheme, old.netloc)
+        if other_host or (other_origin and target.verification_method != "dns"):
             target.verified_at = None
             target.verification_method = None
+        target.host = new.hostname or ""
     for key, value in values.items():
         setattr(target, key, value)
     await _save(session, target)
