@@ -50,6 +50,7 @@ PASSIVE_SITE_WIDE = [
 ]
 PASSIVE = [
     *PASSIVE_SITE_WIDE,
+    Expected("csp-weak", "/account"),  # the only page with a CSP; csp-missing stays one site-wide finding
     Expected("cookie-no-httponly", "/", "PHPSESSID"),
     Expected("cookie-no-samesite", "/", "PHPSESSID"),
     Expected("cors-misconfiguration", "/api/data", "Origin", "confirmed"),
@@ -243,7 +244,8 @@ class VulnerableApp(AppServer):
         return page("Login", form)
 
     async def account(self, request: ServerRequest) -> Reply:
-        return page("Account", "<p>Ada Lovelace, ada@example.com, card ending 4242</p>")
+        weak_csp = {"Content-Security-Policy": "default-src 'self' 'unsafe-inline'"}  # allows injected inline scripts
+        return page("Account", "<p>Ada Lovelace, ada@example.com, card ending 4242</p>", headers=weak_csp)
 
     async def search(self, request: ServerRequest) -> Reply:
         query = request.query.get("q", "")

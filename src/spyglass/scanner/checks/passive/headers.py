@@ -1,5 +1,5 @@
 """Security headers: CSP (missing or weak), HSTS, X-Content-Type-Options, clickjacking, Referrer-Policy,
-Permissions-Policy. A header missing on every page is one finding at the site's base URL."""
+Permissions-Policy. A problem on most pages is one finding at the site's base URL, not one per page."""
 
 from __future__ import annotations
 
@@ -110,7 +110,8 @@ RULES = (
 
 
 class SecurityHeadersCheck:
-    """Flags missing or weak security headers on HTML pages, once per site when every page has the problem."""
+    """Flags missing or weak security headers on HTML pages: once per site when more than half the pages have the
+    problem (the details count them), else once per page that has it."""
 
     id = "security-headers"
     family = "headers"
@@ -122,13 +123,14 @@ class SecurityHeadersCheck:
             failing = [(page, problem) for page in pages if (problem := rule.problem(page)) is not None]
             if not failing:
                 continue
-            site_wide = len(failing) == len(pages)
+            site_wide = len(failing) * 2 > len(pages)  # most pages: a site-wide configuration, one finding
+            where = f"on {len(failing)} of {len(pages)} pages" if site_wide else "on this page"
             for page, problem in failing[:1] if site_wide else failing:
                 await ctx.report(
                     FindingCandidate(
                         type_id=rule.type_id,
                         url=site_url(ctx) if site_wide else page.url,
-                        evidence=f"{problem} ({'on every page' if site_wide else 'on this page'})",
+                        evidence=f"{problem} ({where})",
                         request=request_excerpt(page.exchange),
                         response=response_excerpt(page.exchange, header=rule.header),
                         confidence="firm",
