@@ -21,6 +21,7 @@ from spyglass.accounts.auth import CurrentUser, require_admin, require_user
 from spyglass.accounts.emails import deliver_now
 from spyglass.accounts.models import User
 from spyglass.accounts.schemas import form_text, timezone_choices
+from spyglass.audit.service import record
 from spyglass.core.errors import InvalidInput, NotFound
 from spyglass.core.pagination import Page, PageRequest, paginate
 from spyglass.core.services import Services
@@ -36,6 +37,19 @@ from spyglass.web.templating import flash
 
 AnyRequest = Request[Any, Any, Any]
 MODES = ("", "instant", "digest")
+#: Audited actions (the target itself is never recorded: Apprise URLs hold secrets).
+CHANNEL_ADDED = "notifications.channel_added"
+CHANNEL_DELETED = "notifications.channel_deleted"
+UNSUBSCRIBED = "notifications.unsubscribed"
+
+
+def _audit(
+    db: AsyncSession, action: str, request: AnyRequest, user_id: int, channel: Channel | None, **more: Any
+) -> None:
+    details: dict[str, Any] = {**more}
+    if channel is not None:
+        details.update({"channel_id": channel.id, "kind": channel.kind, "label": channel.label})
+    record(db, action, user_id=user_id, connection=request, details=details)
 
 
 # ---------- shared ----------
@@ -138,6 +152,7 @@ async def add_channel_page(
         errors = dict(exc.detail) if isinstance(exc.detail, dict) else {}
         errors.setdefault("form", exc.message)
         return await _channels_page(db, services, me, status=422, errors=errors, values=values)
+    _audit(db, CHANNEL_ADDED, request, me.id, channel)
     if channel.verified:
         flash(request, f"Channel “{channel.label}” added. Press “Send test” to check it.", "success")
         return Redirect(f"/notifications/channels/{channel.id}", status_code=303)
@@ -225,7 +240,8 @@ async def test_channel_page(
     include_in_schema=False,
 )
 async def delete_channel_page(request: AnyRequest, db: AsyncSession, me: CurrentUser, channel_id: int) -> Redirect:
-    await service.delete_channel(db, user_id=me.id, channel_id=channel_id)
+    channel = await service.delete_channel(db, user_id=me.id, channel_id=channel_id)
+    _audit(db, CHANNEL_DELETED, request, me.id, channel)
     flash(request, "Channel deleted.", "success")
     return Redirect("/notifications", status_code=303)
 
@@ -256,11 +272,13 @@ async def unsubscribe_page(services: Services, token: str) -> Template:
     opt={"exclude_from_csrf": True, "rate_limit": "settings"},
     status_code=200,
 )
-async def unsubscribe_submit(db: AsyncSession, services: Services, token: str) -> Template:
+async def unsubscribe_submit(request: AnyRequest, db: AsyncSession, services: Services, token: str) -> Template:
     what = read_token(services.settings.secret(), token)
     if what is None:
         raise NotFound("This unsubscribe link is not valid. Change what you receive on the notifications page.")
     done = await service.unsubscribe(db, what)
+    if await db.get(User, what.user_id) is not None:
+        _audit(db, UNSUBSCRIBED, request, what.user_id, None, channel_id=what.channel_id, event=what.event)
     return Template("notifications/unsubscribe.html", context={"token": token, "done": done})
 
 
@@ -385,7 +403,7 @@ async def list_channels_api(db: AsyncSession, me: CurrentUser) -> dict[str, Any]
     responses=CHANNEL_ERRORS,
 )
 async def add_channel_api(
-    db: AsyncSession, services: Services, me: CurrentUser, data: JSONBody[ChannelCreate]
+    request: AnyRequest, db: AsyncSession, services: Services, me: CurrentUser, data: JSONBody[ChannelCreate]
 ) -> Response[dict[str, Any]]:
     """Add an email or Apprise channel. Bad URLs, private hosts and unknown events are refused with the reason.
     An email address other than your verified account address receives a confirmation link first."""
@@ -393,6 +411,7 @@ async def add_channel_api(
     channel = await service.add_channel(
         db, settings=services.settings, user=account, data=ChannelInput(**msgspec.structs.asdict(data))
     )
+    _audit(db, CHANNEL_ADDED, request, me.id, channel)
     if channel.verified:
         return Response(channel_to_dict(channel), status_code=HTTP_201_CREATED)
     key = await service.request_verification(db, settings=services.settings, user=account, channel=channel)
@@ -438,8 +457,9 @@ async def update_channel_api(
     opt={"rate_limit": "settings"},
     responses=CHANNEL_ERRORS,
 )
-async def delete_channel_api(db: AsyncSession, me: CurrentUser, channel_id: int) -> None:
-    await service.delete_channel(db, user_id=me.id, channel_id=channel_id)
+async def delete_channel_api(request: AnyRequest, db: AsyncSession, me: CurrentUser, channel_id: int) -> None:
+    channel = await service.delete_channel(db, user_id=me.id, channel_id=channel_id)
+    _audit(db, CHANNEL_DELETED, request, me.id, channel)
 
 
 @post(

@@ -184,9 +184,11 @@ async def update_channel(session: AsyncSession, *, user: User, channel_id: int, 
     return channel
 
 
-async def delete_channel(session: AsyncSession, *, user_id: int, channel_id: int) -> None:
+async def delete_channel(session: AsyncSession, *, user_id: int, channel_id: int) -> Channel:
+    """Delete one of the user's channels (its delivery log stays, without the link); returns it."""
     channel = await get_owned(session, Channel, channel_id, user_id, what="channel")
     await session.delete(channel)
+    return channel
 
 
 async def send_test(session: AsyncSession, *, user_id: int, channel_id: int) -> str:
