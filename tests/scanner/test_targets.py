@@ -224,6 +224,16 @@ async def test_odd_addresses_get_a_clear_answer(client: Client, services: Servic
             assert response.json()["detail"]["base_url"], address
         else:
             await client.delete(f"/api/v1/scanner/targets/{response.json()['id']}")
+    elsewhere = await client.post(
+        "/api/v1/scanner/targets",
+        json={
+            "name": "odd",
+            "base_url": "http://127.0.0.1:3/",
+            "auth": {"kind": "form", "login_url": "http://localhost:3/login", "fields": {"u": "a"}},
+        },
+    )
+    assert elsewhere.status_code == 422
+    assert elsewhere.json()["detail"] == {"auth.login_url": "The login form must be on the target's host, 127.0.0.1."}
     for login_url in ("http://xn--/login", "ftp://127.0.0.1/", "http://[::1/login", 5):
         auth = {"kind": "form", "login_url": login_url, "fields": {"user": "a", "pass": "b"}}
         response = await client.post(

@@ -236,6 +236,12 @@ def clean_target(
                 values[field] = number
     if "auth" in raw:
         values["auth"] = _auth(raw["auth"], errors, existing.auth if existing else None)
+    auth = values.get("auth", existing.auth if existing else None)
+    base_url = values.get("base_url") or (existing.base_url if existing else "")
+    if auth and auth.get("kind") == "form" and base_url and "auth.login_url" not in errors:
+        host = (urlsplit(base_url).hostname or "").lower()
+        if (urlsplit(auth.get("login_url", "")).hostname or "").lower() != host:
+            errors["auth.login_url"] = f"The login form must be on the target's host, {host}."
     if errors:
         raise InvalidInput(detail=errors)
     return TargetInput(values)
