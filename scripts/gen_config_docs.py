@@ -71,6 +71,11 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "many seconds before the replica is tried again.",
             "database_replica_connect_timeout_seconds": "Seconds to wait for a replica connection before falling "
             "back to the primary.",
+            "retention_runs_days": "The hourly `retention.runs` job deletes runs that finished (succeeded, failed "
+            "or cancelled) more than this many days ago.",
+            "retention_gone_listings_days": "The hourly `retention.gone_listings` job deletes market listings marked "
+            "gone and not seen for this many days (their matches, price history, favourites and alerts go with them).",
+            "retention_batch_size": "Rows deleted per transaction by the retention jobs.",
             "static_url": "Where pages load static files from. Empty: this app at `/static`. A CDN that pulls "
             "`/static` from Spyglass, e.g. `https://cdn.example.com/static`: pages link fingerprinted files there "
             "(`css/spyglass.<hash>.css`, cached for a year, immutable) and the CSP allows that origin.",

@@ -298,6 +298,27 @@ def check() -> None:
         raise typer.Exit(1)
 
 
+db_app = typer.Typer(help="Database upkeep.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("maintain")
+def db_maintain_command() -> None:
+    """VACUUM (ANALYZE) on PostgreSQL; PRAGMA optimize and a WAL checkpoint on SQLite. Safe while Spyglass runs."""
+    from spyglass.core.maintenance import maintain
+    from spyglass.core.migrations import sqlite_path
+
+    settings = load_settings()
+    url = settings.resolved_database_url
+    path = sqlite_path(url) if settings.database_backend == "sqlite" else None
+    if path is not None and not path.exists():
+        fail(f"there is no database at {path} yet (run `spyglass migrate` first)")
+    with one_line_errors("Maintenance"):
+        report = run_coroutine_blocking(lambda: maintain(url))
+    for step in report.steps:
+        out.print(f"{report.backend}: {escape(step)}")
+
+
 def _register_feature_commands() -> None:
     # Imported here, after the helpers above exist, because feature CLIs reuse them.
     from spyglass.market.cli import register as register_market

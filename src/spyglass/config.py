@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     # Where pages load fingerprinted static files from: empty serves them from this app at /static; a CDN
     # origin-pulling /static, e.g. https://cdn.example.com/static (see core/assets.py, docs/operations.md).
     static_url: str = ""
+    # Retention jobs (core/retention.py, hourly): finished runs and listings gone this many days are deleted,
+    # `retention_batch_size` rows per transaction.
+    retention_runs_days: int = Field(default=90, ge=1)
+    retention_gone_listings_days: int = Field(default=30, ge=1)
+    retention_batch_size: int = Field(default=1000, ge=1, le=100_000)
     redis_url: str | None = None
 
     host: str = "127.0.0.1"
