@@ -70,13 +70,13 @@ async def test_median_price_per_search(overview: dict[str, Any]) -> None:
 
 
 async def test_price_distribution(overview: dict[str, Any]) -> None:
-    # active priced listings: 100, 200.01, 300, 1000 (the gone one is left out): ten buckets of 91 from 100
-    expected = [0] * 10
-    expected[0] = expected[1] = expected[2] = expected[9] = 1
+    # active priced listings first matched in the window: 100, 200.01 and 300 (the gone one and the one
+    # matched in October are left out): ten buckets of 21 from 100
     distribution = rows(overview, "price_distribution")
-    assert [row[3] for row in distribution] == expected
-    assert distribution[0][:3] == ["100–191", 100.0, 191.0]
-    assert distribution[9][:3] == ["919–1010", 919.0, 1010.0]
+    assert [row[3] for row in distribution] == [1, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+    assert distribution[0][:3] == ["100–121", 100.0, 121.0]
+    assert distribution[4][:3] == ["184–205", 184.0, 205.0]
+    assert distribution[9][:3] == ["289–310", 289.0, 310.0]
 
 
 async def test_findings_over_time(overview: dict[str, Any]) -> None:

@@ -51,7 +51,7 @@ async def user_dashboard(
     series = [
         await listings_per_day(session, user_id, since, dialect),
         await median_price(session, user_id, since, dialect),
-        await price_distribution(session, user_id, buckets),
+        await price_distribution(session, user_id, since, buckets),
         await findings_over_time(session, user_id, since, dialect),
         await time_to_fix(session, user_id, since, dialect),
     ]
@@ -220,17 +220,19 @@ def _bucket_edges(low: Decimal, high: Decimal, buckets: int) -> list[Decimal]:
     return [low + width * i for i in range(buckets + 1)]
 
 
-async def price_distribution(session: AsyncSession, user_id: int, buckets: int) -> Series:
-    """How many of the user's active listings (counted once each) fall in each price range."""
+async def price_distribution(session: AsyncSession, user_id: int, since: datetime, buckets: int) -> Series:
+    """How many of the active listings the user's searches found in the window fall in each price range
+    (a listing several searches found counts once)."""
+    matched = select(ListingMatch.listing_id).where(
+        ListingMatch.user_id == user_id, ListingMatch.first_matched_at >= since
+    )
     listings = (
-        select(Listing.id, Listing.price)
-        .join(ListingMatch, ListingMatch.listing_id == Listing.id)
+        select(Listing.price)
         .where(
-            ListingMatch.user_id == user_id,
+            Listing.id.in_(matched),
             Listing.status == ListingStatus.ACTIVE.value,
             Listing.price.is_not(None),
         )
-        .distinct()
         .subquery()
     )
     low, high = (await session.execute(select(func.min(listings.c.price), func.max(listings.c.price)))).one()
@@ -249,7 +251,7 @@ async def price_distribution(session: AsyncSession, user_id: int, buckets: int) 
         ]
     return make_series(
         "price_distribution",
-        "Price distribution of active listings",
+        "Price distribution of new active listings",
         ["range", "from", "to", "listings"],
         rows,
         chart="bar",
