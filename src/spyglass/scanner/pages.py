@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spyglass.accounts.auth import CurrentUser, require_user
 from spyglass.core.errors import InvalidInput
 from spyglass.core.services import Services
-from spyglass.scanner import findings, import_service, schemas, service
+from spyglass.scanner import findings, import_service, schemas, service, verification
 from spyglass.scanner.contract import SEVERITIES
 from spyglass.scanner.models import Finding, FindingStatus, Scan, ScanStatus, ScanTarget
 from spyglass.scanner.queries import (
@@ -132,6 +132,7 @@ async def _target_page(
             "scans": scans,
             "trend": await trend(db, target),
             "families": sorted(service.known_families().items()),
+            "dns_possible": not verification.is_ip_address(target.host),
             "errors": errors or {},
             "limits": service.LIMITS,
             "form": _target_form(target),

@@ -136,13 +136,18 @@ def _resolver(settings: Settings) -> dns.asyncresolver.Resolver:
     return resolver
 
 
-async def check_dns(settings: Settings, host: str, token: str) -> VerificationResult:
-    """A TXT record ``spyglass-verification=TOKEN`` on ``host``."""
+def is_ip_address(host: str) -> bool:
+    """Whether ``host`` is an IP address (which has no TXT records of its own)."""
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        pass
-    else:
+        return False
+    return True
+
+
+async def check_dns(settings: Settings, host: str, token: str) -> VerificationResult:
+    """A TXT record ``spyglass-verification=TOKEN`` on ``host``."""
+    if is_ip_address(host):
         return VerificationResult(False, None, f"{host} is an IP address; DNS proof needs a host name.")
     try:
         answer = await _resolver(settings).resolve(host, "TXT")
