@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 from spyglass.config import Settings
 from spyglass.core.fetch import Fetcher, FetchError, PermanentFetchError, TransientFetchError
-from spyglass.market.adapters.base import AdapterError, ScrapedListing
+from spyglass.market.adapters import configure
+from spyglass.market.adapters.base import AdapterError, Fetch, ScrapedListing
+from spyglass.market.adapters.browser import BrowserFetch
 from spyglass.market.adapters.registry import UnknownAdapter, get_adapter
 from spyglass.market.grouping import image_hash
 from spyglass.market.matching import SearchCriteria, search_query
@@ -54,8 +56,26 @@ class Collected:
 async def collect(
     search: SavedSearch, *, settings: Settings, fetcher: Fetcher, progress: Progress | None = None
 ) -> Collected:
-    """Run ``search`` against each of its marketplaces through the platform fetcher (robots.txt honoured)."""
-    fetch = functools.partial(fetcher.fetch, respect_robots=True)
+    """Run ``search`` against each of its marketplaces through the platform fetcher (robots.txt honoured).
+
+    A search with ``use_browser`` renders pages in chromium (``BrowserFetch``), whose every request
+    still goes through ``fetcher``.
+    """
+    configure(settings)
+    if not search.use_browser:
+        return await _collect(search, functools.partial(fetcher.fetch, respect_robots=True), settings, progress)
+    try:
+        browser = BrowserFetch(fetcher)
+    except FileNotFoundError as exc:  # chromium missing on this host: say so for every marketplace
+        collected = Collected()
+        for name in search.marketplaces:
+            collected.failures[name] = Failure(f"{name}: cannot render pages in a browser: {exc}", transient=False)
+        return collected
+    async with browser:
+        return await _collect(search, functools.partial(browser, respect_robots=True), settings, progress)
+
+
+async def _collect(search: SavedSearch, fetch: Fetch, settings: Settings, progress: Progress | None) -> Collected:
     criteria = SearchCriteria.of(search)
     collected = Collected()
     total = max(1, len(search.marketplaces))

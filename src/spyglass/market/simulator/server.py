@@ -8,6 +8,7 @@ import re
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -49,6 +50,8 @@ class Simulator:
         self.clock = clock
         self.epoch = int(clock()) if epoch is None else epoch
         self._fixed_step: int | None = None
+        #: Requests served, by path (tests check which of a site's ways in an adapter took).
+        self.requests: Counter[str] = Counter()
 
     @property
     def step(self) -> int:
@@ -102,6 +105,7 @@ class SimulatorApp:
                 body += message.get("body", b"")
                 if not message.get("more_body"):
                     break
+        self.sim.requests[scope["path"]] += 1
         status, content_type, content = self.cached_respond(scope, body)
         headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(content)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
