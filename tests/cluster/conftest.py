@@ -34,7 +34,7 @@ class Cluster:
     supervisor: Supervisor
 
 
-def _wants_postgresql(config: pytest.Config) -> bool:
+def wants_postgresql(config: pytest.Config) -> bool:
     return "postgresql" in [name.strip() for name in str(config.getoption("--db")).split(",")]
 
 
@@ -42,7 +42,7 @@ def _wants_postgresql(config: pytest.Config) -> bool:
 def cluster(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, worker_id: str
 ) -> Iterator[Cluster]:
-    if not _wants_postgresql(request.config):
+    if not wants_postgresql(request.config):
         pytest.skip("the cluster runs on PostgreSQL (not chosen with --db)")
     admin_url = request.getfixturevalue("postgres_admin_url")
     redis_url = request.getfixturevalue("redis_url").rsplit("/", 1)[0] + f"/{CLUSTER_REDIS_DB}"
