@@ -50,7 +50,13 @@ def test_the_cluster_passes_the_scenario_and_the_chaos(request: pytest.FixtureRe
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     assert "\nPASS: " in result.stdout
-    for fault in ("SIGKILL a worker", "restart Redis", "restart the PostgreSQL primary", "SIGKILL the scheduler leader"):
+    faults = (
+        "SIGKILL a worker in the middle of runs",
+        "restart Redis",
+        "restart the PostgreSQL primary",
+        "SIGKILL the scheduler leader",
+    )
+    for fault in faults:
         assert f"[PASS] {fault}: answering again" in result.stdout, f"{fault} was not dealt:\n{output[-4000:]}"
     assert "[FAIL]" not in result.stdout
     assert _processes_under(folder) == []
