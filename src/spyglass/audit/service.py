@@ -36,6 +36,12 @@ class AuditAction:
     ADMIN_RATE_LIMITS_RESET = "admin.rate_limits_reset"
     ADMIN_CACHE_CLEARED = "admin.cache_cleared"
     ADMIN_CREATED = "admin.created"
+    FEEDBACK_SUBMITTED = "feedback.submitted"
+    FEEDBACK_ANSWERED = "feedback.answered"
+    FEEDBACK_STATUS_CHANGED = "feedback.status_changed"
+    CHANNEL_ADDED = "notifications.channel_added"
+    CHANNEL_DELETED = "notifications.channel_deleted"
+    UNSUBSCRIBED = "notifications.unsubscribed"
 
 
 def record(

@@ -13,7 +13,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from spyglass.audit.service import record
+from spyglass.audit.service import AuditAction, record
 from spyglass.core.db import utcnow
 from spyglass.core.errors import InvalidInput, NotFound
 from spyglass.core.services import Services
@@ -26,9 +26,9 @@ from spyglass.notifications.outbox import EVENT_FEEDBACK_ANSWERED, notify
 Connection = ASGIConnection[Any, Any, Any, Any]
 
 #: Audited actions of this feature.
-FEEDBACK_SUBMITTED = "feedback.submitted"
-FEEDBACK_ANSWERED = "feedback.answered"
-FEEDBACK_STATUS_CHANGED = "feedback.status_changed"
+FEEDBACK_SUBMITTED = AuditAction.FEEDBACK_SUBMITTED
+FEEDBACK_ANSWERED = AuditAction.FEEDBACK_ANSWERED
+FEEDBACK_STATUS_CHANGED = AuditAction.FEEDBACK_STATUS_CHANGED
 
 RATE_LIMIT_CATEGORY = "feedback"
 SUBJECT_LENGTH = 80
