@@ -28,7 +28,7 @@ def settings(tmp_path: Path, database_url: str, smtp_server: SmtpServer) -> Sett
 
 @pytest.fixture
 def webhook() -> Iterator[LocalHttpServer]:
-    """A webhook receiver on 127.0.0.1: ``/hook`` answers 200, ``/down`` answers 503."""
+    """A webhook receiver on 127.0.0.1: ``/hook`` answers 200, ``/down`` 503, ``/moved`` redirects to ``/hook``."""
     server = LocalHttpServer()
 
     async def accept(request: ServerRequest) -> Reply:
@@ -37,7 +37,11 @@ def webhook() -> Iterator[LocalHttpServer]:
     async def down(request: ServerRequest) -> Reply:
         return Reply(503, b"busy")
 
+    async def moved(request: ServerRequest) -> Reply:
+        return Reply(307, b"", {"Location": f"http://127.0.0.1:{server.port}/hook"})
+
     server.route("/hook", accept)
     server.route("/down", down)
+    server.route("/moved", moved)
     with server:
         yield server

@@ -115,3 +115,15 @@ async def test_failing_webhook_is_retried_with_backoff_then_failed_with_reason(
     [delivery] = await deliveries(services)
     assert delivery.status == DeliveryStatus.FAILED.value
     assert "did not accept" in (delivery.error or "") and "gave up after" in (delivery.error or "")
+
+
+async def test_webhook_redirects_are_not_followed(services: Services, webhook: LocalHttpServer) -> None:
+    bob = await create_user(services, username="bob", email="bob@example.com")
+    url = f"json://127.0.0.1:{webhook.port}/moved"
+    await make_channel(services, bob, "apprise", url, events={outbox.EVENT_PRICE_DROP: "instant"})
+    await emit(services, bob.id, outbox.EVENT_PRICE_DROP, {"title": "Lamp"}, key="drop:3")
+    await drain(services)
+    assert webhook.hits("/moved") >= 1
+    assert webhook.hits("/hook") == 0
+    [delivery] = await deliveries(services)
+    assert delivery.status == DeliveryStatus.RETRYING.value and "did not accept" in (delivery.error or "")

@@ -169,14 +169,15 @@ class AppriseSender:
         if scheme in HEADER_SCHEMES:
             joiner = "&" if "?" in url else "?"
             url = f"{url}{joiner}{quote('+X-Spyglass-Notification')}={quote(envelope.key[:200], safe='')}"
-        plugin = apprise.Apprise.instantiate(url)
+        # No redirects: a hop would go wherever the server says, past the host check below.
+        plugin = apprise.Apprise.instantiate(url, asset=apprise.AppriseAsset(http_redirects=False))
         if plugin is None:
             raise DeliveryError("Apprise no longer understands this URL.", permanent=True)
         try:
             await check_host(plugin, scheme, UrlPolicy.from_settings(services.settings))
         except InvalidInput as exc:
             raise DeliveryError(str(exc), permanent=True) from exc
-        notifier = apprise.Apprise()
+        notifier = apprise.Apprise(asset=apprise.AppriseAsset(http_redirects=False))
         notifier.add(plugin)
         ok = await asyncio.to_thread(
             notifier.notify, body=message.short, title=message.subject, body_format=apprise.NotifyFormat.TEXT
