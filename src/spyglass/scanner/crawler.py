@@ -21,7 +21,7 @@ from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from protego import Protego
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from spyglass.core.fetch import FetchError
 from spyglass.scanner.checks.base import BudgetExhausted, Exchange, Form, FormField, InjectionPoint, Page
@@ -149,17 +149,17 @@ def parse_html(html: str, page_url: str) -> _Parsed:
     return parsed
 
 
-def _form_field(node: object) -> FormField:
-    tag = node.tag  # type: ignore[attr-defined]
-    attributes = node.attributes  # type: ignore[attr-defined]
+def _form_field(node: LexborNode) -> FormField:
+    tag = node.tag
+    attributes = node.attributes
     name = attributes.get("name") or ""
     if tag == "select":
-        options = node.css("option")  # type: ignore[attr-defined]
+        options = node.css("option")
         chosen = next((o for o in options if "selected" in o.attributes), options[0] if options else None)
         value = (chosen.attributes.get("value") or chosen.text() or "") if chosen is not None else ""
         return FormField(name, "select", value)
     if tag == "textarea":
-        return FormField(name, "textarea", node.text() or "")  # type: ignore[attr-defined]
+        return FormField(name, "textarea", node.text() or "")
     kind = (attributes.get("type") or ("submit" if tag == "button" else "text")).lower()
     return FormField(name, kind, attributes.get("value") or "")
 
@@ -243,12 +243,17 @@ class Crawler:
         for seed in await self._seeds(start):
             self._enqueue(seed, 1)
         workers = [asyncio.create_task(self._work()) for _ in range(max(1, self.plan.concurrency))]
+        joined = asyncio.ensure_future(self._queue.join())
         try:
-            await self._queue.join()
-        finally:
+            # Workers only end by an unexpected error (say, the progress observer failed): raise it, never hang.
+            await asyncio.wait([joined, *workers], return_when=asyncio.FIRST_COMPLETED)
             for worker in workers:
-                worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+                if worker.done() and not worker.cancelled() and worker.exception() is not None:
+                    raise worker.exception()  # type: ignore[misc]
+        finally:
+            for task in (joined, *workers):
+                task.cancel()
+            await asyncio.gather(joined, *workers, return_exceptions=True)
         if self.result.stopped_reason is None:
             self.result.stopped_reason = self.client.stopped_reason
         return self.result

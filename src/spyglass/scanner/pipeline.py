@@ -6,7 +6,9 @@ coroutines on the caller's event loop (no threads), so a worker can run a hundre
 
 A scan stops early when its request budget or time limit is spent or the observer says it was cancelled;
 the summary's ``stopped_reason`` says which. A check that fails is recorded in ``errors`` and the others
-go on. Findings are reported once per fingerprint within a run.
+go on. Findings are reported once per fingerprint within a run; when the observer cannot keep one, its
+error ends the run (the job is retried; re-reporting the findings it already kept is the observer's
+de-duplication), so no finding is silently lost.
 """
 
 from __future__ import annotations
@@ -58,7 +60,10 @@ class _Run:
         now = time.monotonic()
         if changed or now - self._last_report >= self.interval:
             self._last_report = now
-            await self.observer.progress(ScanProgress(**vars(self.progress)))
+            try:
+                await self.observer.progress(ScanProgress(**vars(self.progress)))
+            except Exception as exc:
+                raise ObserverFailed(exc) from exc
 
     async def on_page(self, page: Page) -> None:
         self.progress.pages_crawled += 1
@@ -69,10 +74,21 @@ class _Run:
         fingerprint = finding.fingerprint
         if fingerprint in self.fingerprints:
             return
+        try:
+            await self.observer.finding(finding)
+        except Exception as exc:
+            raise ObserverFailed(exc) from exc
         self.fingerprints.add(fingerprint)
         self.progress.findings += 1
-        await self.observer.finding(finding)
         await self.report_progress()
+
+
+class ObserverFailed(Exception):
+    """The observer could not keep a finding (say, the database was down): the run fails instead of losing it."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 async def run_pipeline(
@@ -89,6 +105,8 @@ async def run_pipeline(
     watcher = asyncio.ensure_future(_watch(run, work))
     try:
         await work
+    except ObserverFailed as failed:
+        raise failed.error from None  # the observer's own error, as if it had been called directly
     except asyncio.CancelledError:
         current = asyncio.current_task()
         if client.stopped_reason is None or (current is not None and current.cancelling()):
@@ -99,7 +117,12 @@ async def run_pipeline(
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
     stopped = client.stopped_reason
-    await run.report_progress(stage="stopped" if stopped else "done", percent=run.progress.percent if stopped else 100)
+    try:
+        await run.report_progress(
+            stage="stopped" if stopped else "done", percent=run.progress.percent if stopped else 100
+        )
+    except ObserverFailed as failed:
+        raise failed.error from None
     return ScanSummary(
         pages_crawled=run.progress.pages_crawled,
         requests_sent=client.requests_sent,
@@ -159,6 +182,8 @@ async def _crawl_and_check(run: _Run, checks: list[Check]) -> None:
                 await check.run(context)
             except BudgetExhausted:
                 return
+            except ObserverFailed:
+                raise
             except Exception as exc:  # one broken check must not end the scan
                 logger.exception("scanner check %s failed", check.id)
                 run.error(f"Check {check.id} failed: {type(exc).__name__}: {exc}")
@@ -166,4 +191,9 @@ async def _crawl_and_check(run: _Run, checks: list[Check]) -> None:
             share = CRAWL_SHARE + done * (100 - CRAWL_SHARE) // max(1, len(checks))
             await run.report_progress(percent=min(share, 99))
 
-    await asyncio.gather(*(run_check(check) for check in checks))
+    try:
+        async with asyncio.TaskGroup() as group:  # a failure cancels the other checks: nothing runs on unseen
+            for check in checks:
+                group.create_task(run_check(check))
+    except BaseExceptionGroup as group_error:
+        raise group_error.exceptions[0] from None

@@ -238,3 +238,44 @@ async def test_budget_exhausted_inside_a_check_is_quiet(
     summary = await run_pipeline(plan_for(server, max_pages=2, max_requests=10), fetcher, recorder, checks=[Spender()])
     assert summary.stopped_reason == "budget" and summary.errors == []
     assert [f.type_id for f in recorder.findings] == ["test-after-budget"]
+
+
+class FailingRecorder(Recorder):
+    """An observer whose store breaks: on the first finding, or on the ``fail_progress_at``-th progress report."""
+
+    def __init__(self, *, fail_findings: bool = False, fail_progress_at: int | None = None) -> None:
+        super().__init__()
+        self.fail_findings = fail_findings
+        self.fail_progress_at = fail_progress_at
+
+    async def progress(self, progress: ScanProgress) -> None:
+        if self.fail_progress_at is not None and len(self.progress_reports) + 1 >= self.fail_progress_at:
+            raise ConnectionError("the database went away")
+        await super().progress(progress)
+
+    async def finding(self, finding: FindingCandidate) -> None:
+        if self.fail_findings:
+            raise ConnectionError("the database went away")
+        await super().finding(finding)
+
+
+async def test_an_observer_that_cannot_keep_a_finding_fails_the_run(
+    site: DemoSite, server: LocalHttpServer, fetcher: Fetcher
+) -> None:
+    with pytest.raises(ConnectionError, match="database went away"):
+        await run_pipeline(
+            plan_for(server, max_pages=3), fetcher, FailingRecorder(fail_findings=True),
+            checks=[MissingHeaderCheck(), SlowCheck()],
+        )  # fmt: skip
+    sent = len(server.requests)
+    await asyncio.sleep(0.3)
+    assert len(server.requests) == sent  # the other checks were cancelled, not left running
+
+
+async def test_an_observer_failing_during_the_crawl_fails_the_run_without_hanging(
+    site: DemoSite, server: LocalHttpServer, fetcher: Fetcher
+) -> None:
+    observer = FailingRecorder(fail_progress_at=2)
+    with pytest.raises(ConnectionError):
+        await asyncio.wait_for(run_pipeline(plan_for(server), fetcher, observer, checks=[MissingHeaderCheck()]), 30)
+    assert [report.stage for report in observer.progress_reports] == ["crawling"]
