@@ -68,12 +68,15 @@ async def engine(services: Services) -> AsyncIterator[Engine]:
 
 
 async def wait_for_scan(services: Services, scan_id: int, timeout: float = 30.0) -> Scan:
+    """The scan once it and its run have both finished (the runner records the run after the handler returns)."""
+    finished = ("succeeded", "failed", "cancelled")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         async with services.db.session() as session:
             scan = await session.get(Scan, scan_id)
             assert scan is not None
-            if scan.status in ("succeeded", "failed", "cancelled"):
+            run = await session.get(Run, scan.run_id) if scan.run_id else None
+            if scan.status in finished and (run is None or run.status in finished):
                 return scan
         await asyncio.sleep(0.1)
     raise AssertionError(f"scan {scan_id} did not finish within {timeout} s")
