@@ -198,7 +198,12 @@ def scan_command(
     max_depth: int = typer.Option(5, min=0, max=50, help="Most links away from the start page."),
     max_requests: int = typer.Option(5000, min=1, max=1_000_000, help="Request budget of the whole scan."),
     time_limit: float = typer.Option(1800.0, min=1, max=86_400, help="Seconds before the scan stops."),
-    rate: float = typer.Option(10.0, min=0.1, max=1000, help="Requests per second at most."),
+    rate: float = typer.Option(
+        10.0,
+        min=0.1,
+        max=1000,
+        help="Requests per second at most (SPYGLASS_HTTP_PER_HOST_DELAY_SECONDS, 1 s by default, also applies).",
+    ),
     concurrency: int = typer.Option(4, min=1, max=64, help="Requests in flight at once at most."),
     auth_cookie: str | None = typer.Option(None, help="Cookie header to send, e.g. 'session=abc'."),
     auth_header: str | None = typer.Option(None, help="Header to send, e.g. 'Authorization: Bearer abc'."),
@@ -217,9 +222,9 @@ def scan_command(
 ) -> None:
     """Scan a site from the terminal and write a report (JSON, SARIF, HTML or CSV).
 
-    Active checks run only when the host is in SPYGLASS_VERIFIED_TARGETS or its token file holds
-    --verification-token. Exit codes: 0 clean, 1 a finding at or above --fail-on, 2 bad input or
-    refused, 3 the target could not be scanned.
+    Active checks run only on hosts in SPYGLASS_VERIFIED_TARGETS, or whose token file holds --verification-token.
+
+    Exit codes: 0 done, 1 a finding at or above --fail-on, 2 bad input or refused, 3 nothing could be scanned.
     """
     from spyglass.cli import console, fail, load_settings
 
