@@ -10,7 +10,7 @@ from litestar.testing import AsyncTestClient
 
 from spyglass.core.services import Services
 from spyglass.engine.models import RunStatus
-from spyglass.market.adapters import registry
+from spyglass.market.adapters import options, registry
 from spyglass.market.adapters.jsonld import JsonLdAdapter
 from tests.market.helpers import bearer, execute_search, listings_by_sku, search_body
 from tests.market.shop import Product, Shop
@@ -29,10 +29,13 @@ class SecondShop(JsonLdAdapter):
 @pytest.fixture
 def second_shop() -> Iterator[None]:
     registry.register_adapter(SecondShop())
+    options.OPTIONS[SecondShop.name], options.REQUIRED[SecondShop.name] = options.OPTIONS["jsonld"], ("url",)
     try:
         yield
     finally:
         registry._ADAPTERS.pop(SecondShop.name, None)
+        options.OPTIONS.pop(SecondShop.name, None)
+        options.REQUIRED.pop(SecondShop.name, None)
 
 
 async def test_a_cross_post_is_grouped_and_listed_once(

@@ -22,6 +22,8 @@ from spyglass.core.pagination import Page, PageRequest, paginate
 from spyglass.core.tenancy import get_owned, owned_by
 from spyglass.engine import service as engine
 from spyglass.engine.models import Run, RunStatus, Schedule
+from spyglass.market.adapters.base import AdapterError
+from spyglass.market.adapters.options import validate_options
 from spyglass.market.adapters.registry import UnknownAdapter, get_adapter
 from spyglass.market.geo import UnknownPlace, resolve_place
 from spyglass.market.matching import CONDITIONS
@@ -145,9 +147,12 @@ def _marketplaces(value: Any, errors: dict[str, str]) -> tuple[list[str], int]:
     return chosen, slowest
 
 
-def _options(value: Any, marketplaces: list[str], errors: dict[str, str]) -> dict[str, dict[str, Any]]:
+def _options(
+    value: Any, marketplaces: list[str], endpoints: Mapping[str, str], errors: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Each marketplace's options checked by ``adapters.validate_options`` (recipes by ``validate_recipe``)."""
     if _blank(value):
-        return {}
+        value = {}
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -164,14 +169,25 @@ def _options(value: Any, marketplaces: list[str], errors: dict[str, str]) -> dic
     if unknown:
         errors["options"] = f"Options given for marketplaces the search does not use: {', '.join(unknown)}."
         return {}
-    for name, options in value.items():
-        url = options.get("url")
-        if url is not None and (
-            not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc
-        ):
+    cleaned: dict[str, dict[str, Any]] = {}
+    for name in marketplaces:  # also those without options: a feed or a shop page needs its address
+        try:
+            checked = validate_options(name, value.get(name) or {}, has_endpoint=name in endpoints)
+        except AdapterError as exc:
+            errors["options"] = _sentence(exc.message)
+            return {}
+        url = checked.get("url")
+        if url is not None and not urlsplit(url).netloc:
             errors["options"] = f"The {name} URL must be a full http:// or https:// address."
             return {}
-    return {str(k): dict(v) for k, v in value.items()}
+        if checked:
+            cleaned[name] = checked
+    return cleaned
+
+
+def _sentence(message: str) -> str:
+    """An adapter's message ("the page address must be ...") as a sentence for a form."""
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
 def _interval(value: Any, minimum: int, settings: Settings, errors: dict[str, str]) -> int:
@@ -264,7 +280,10 @@ def parse_search(raw: Mapping[str, Any], *, settings: Settings) -> SearchSpec:
     spec["condition"] = condition
 
     _location(raw, spec, errors)
-    spec["options"] = _options(raw.get("options"), marketplaces, errors)
+    if marketplaces:
+        spec["options"] = _options(raw.get("options"), marketplaces, settings.market_endpoints, errors)
+    else:
+        spec["options"] = {}
     spec["use_browser"] = _bool(raw.get("use_browser"))
     minimum = max(settings.market_min_interval_seconds, settings.engine_min_interval_seconds, slowest)
     spec["interval_seconds"] = _interval(raw.get("interval_seconds"), minimum, settings, errors)

@@ -78,8 +78,12 @@ OPTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
 REQUIRED: dict[str, tuple[str, ...]] = {"jsonld": ("url",), "rss": ("url",), "recipe": ("url", "recipe")}
 
 
-def validate_options(adapter_name: str, options: Any) -> dict[str, Any]:
-    """``options`` checked for ``adapter_name``: unknown or malformed options and missing required ones refused."""
+def validate_options(adapter_name: str, options: Any, *, has_endpoint: bool = False) -> dict[str, Any]:
+    """``options`` checked for ``adapter_name``: unknown or malformed options and missing required ones refused.
+
+    ``has_endpoint``: the settings give this adapter a base URL (simulator, self-hosted shop), which stands
+    in for a missing ``url`` option.
+    """
     known = OPTIONS.get(adapter_name)
     if known is None:
         raise AdapterError(f"unknown marketplace {adapter_name!r}")
@@ -92,7 +96,8 @@ def validate_options(adapter_name: str, options: Any) -> dict[str, Any]:
         allowed = ", ".join(sorted(known)) or "none"
         raise AdapterError(f"unknown option(s) {', '.join(unknown)} for {adapter_name}; its options: {allowed}")
     cleaned = {name: known[name](value) for name, value in options.items() if value not in (None, "")}
-    missing = [name for name in REQUIRED.get(adapter_name, ()) if name not in cleaned]
+    required = [name for name in REQUIRED.get(adapter_name, ()) if not (has_endpoint and name == "url")]
+    missing = [name for name in required if name not in cleaned]
     if missing:
         raise AdapterError(f"{adapter_name} needs the option(s) {', '.join(missing)}")
     return cleaned

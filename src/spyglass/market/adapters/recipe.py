@@ -59,7 +59,7 @@ def validate_recipe(data: Any) -> Recipe:
         value = data.get(field)
         if value is None or (isinstance(value, str) and not value.strip()):
             if field in REQUIRED:
-                raise AdapterError(f"the recipe needs a {field} selector")
+                raise AdapterError(f"the recipe needs the {field} selector")
             clean[field] = None
             continue
         if not isinstance(value, str):
