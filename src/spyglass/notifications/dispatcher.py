@@ -3,16 +3,17 @@
 Per notification and destination (a channel, or the account's own address) there is one delivery
 row, unique on (notification, destination). The order of writes is what makes a crash safe:
 
-1. claim the notification (conditional UPDATE; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL) with a lease;
-2. per destination, commit the delivery row as ``sending`` *before* sending;
-3. send; 4. commit ``delivered`` (or ``retrying``/``failed`` with the reason);
-5. release the notification (delivered, failed, or pending again with its next attempt time).
+1. claim a batch of notifications (conditional UPDATE; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL) with a lease;
+2. for a chunk of destinations (at most the send concurrency), commit their delivery rows as ``sending``
+   *before* sending;
+3. send the chunk; 4. commit ``delivered`` (or ``retrying``/``failed`` with the reason);
+5. release the notifications (delivered, failed, or pending again with their next attempt time).
 
 A dispatcher that dies anywhere loses its lease; the next one re-claims the notification and skips
-every destination already ``delivered``. Only a death between 3 and 4 (the send went out, its record
-did not) makes a destination be sent again: at-least-once in that window, narrowed to one round trip
-to the database, and the redelivery carries the same Message-ID / ``X-Spyglass-Notification`` key
-so receivers can drop it. Everywhere else a destination receives a notification exactly once.
+every destination already ``delivered``. Only a death between 2 and 4 (a send may have gone out, its
+record did not) makes a destination be sent again: at-least-once in that window, which holds at most
+one chunk, and the redelivery carries the same Message-ID / ``X-Spyglass-Notification`` key so
+receivers can drop it. Everywhere else a destination receives a notification exactly once.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from spyglass.accounts.models import User
 from spyglass.core.db import utcnow
@@ -36,7 +37,6 @@ from spyglass.notifications.metrics import notification_metrics
 from spyglass.notifications.models import (
     Channel,
     ChannelKind,
-    Delivery,
     DeliveryMode,
     DeliveryStatus,
     Notification,
@@ -97,7 +97,8 @@ def new_owner() -> str:
 
 
 class OutboxDispatcher:
-    """Delivers the outbox. Several can run at once (threads of work never overlap on a notification)."""
+    """Delivers the outbox. Several can run at once, in one or many processes: a notification is only
+    ever worked on by the dispatcher holding its claim."""
 
     def __init__(self, services: Services, *, owner: str | None = None) -> None:
         self.services = services
@@ -119,11 +120,11 @@ class OutboxDispatcher:
                 waker.clear()
                 count = await self.dispatch_batch()
                 processed += count
-                if count >= self.settings.notifications_batch_size:
-                    continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return processed
+                if count >= self.settings.notifications_batch_size:
+                    continue  # more may be due: no pause
                 try:
                     async with asyncio.timeout(min(self.settings.notifications_poll_seconds, remaining)):
                         await waker.wait()
@@ -394,18 +395,3 @@ def _channel_destination(channel: Channel, mode: DeliveryMode, now: datetime | N
         skip_reason=skip,
         quiet_until=quiet,
     )
-
-
-def payload_summary(delivery: Delivery) -> dict[str, Any]:
-    """The public JSON shape of a delivery-log row."""
-    return {
-        "id": delivery.id,
-        "notification_id": delivery.notification_id,
-        "channel_id": delivery.channel_id,
-        "channel": delivery.channel_label,
-        "status": delivery.status,
-        "attempt": delivery.attempt,
-        "error": delivery.error,
-        "created_at": delivery.created_at.isoformat(),
-        "delivered_at": delivery.delivered_at.isoformat() if delivery.delivered_at else None,
-    }

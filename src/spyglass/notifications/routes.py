@@ -27,10 +27,9 @@ from spyglass.core.pagination import Page, PageRequest, paginate
 from spyglass.core.services import Services
 from spyglass.core.tenancy import get_owned, owned_by
 from spyglass.notifications import outbox, repository, service
-from spyglass.notifications.dispatcher import payload_summary
 from spyglass.notifications.models import Channel, Delivery, DeliveryStatus
 from spyglass.notifications.quiet_hours import format_hhmm
-from spyglass.notifications.service import ChannelInput, channel_to_dict
+from spyglass.notifications.service import ChannelInput, channel_to_dict, delivery_to_dict
 from spyglass.notifications.unsubscribe import read_token
 from spyglass.web.api_docs import error_responses
 from spyglass.web.templating import flash
@@ -74,7 +73,7 @@ async def _log_page(db: AsyncSession, statement: Any, request: PageRequest) -> t
 
 
 def _log_entry(delivery: Delivery, events: Mapping[int, str]) -> dict[str, Any]:
-    return {**payload_summary(delivery), "event": events.get(delivery.notification_id)}
+    return {**delivery_to_dict(delivery), "event": events.get(delivery.notification_id)}
 
 
 def _events_for(me: CurrentUser) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from spyglass.core.tenancy import get_owned, owned_by
 from spyglass.core.urlpolicy import UrlPolicy
 from spyglass.notifications import outbox
 from spyglass.notifications.channels import sender_for
-from spyglass.notifications.models import Channel, ChannelKind, DeliveryMode
+from spyglass.notifications.models import Channel, ChannelKind, Delivery, DeliveryMode
 from spyglass.notifications.quiet_hours import format_hhmm, parse_hhmm, valid_timezone
 from spyglass.notifications.unsubscribe import ALL_EVENTS, Unsubscribe
 
@@ -244,3 +244,18 @@ async def unsubscribe(session: AsyncSession, what: Unsubscribe) -> str:
     channel.subscriptions = subscriptions
     name = outbox.SUBSCRIBABLE_EVENTS.get(what.event, what.event)
     return f"“{channel.label}” no longer receives {name.lower()}."
+
+
+def delivery_to_dict(delivery: Delivery) -> dict[str, Any]:
+    """The public JSON shape of a delivery-log row."""
+    return {
+        "id": delivery.id,
+        "notification_id": delivery.notification_id,
+        "channel_id": delivery.channel_id,
+        "channel": delivery.channel_label,
+        "status": delivery.status,
+        "attempt": delivery.attempt,
+        "error": delivery.error,
+        "created_at": delivery.created_at.isoformat(),
+        "delivered_at": delivery.delivered_at.isoformat() if delivery.delivered_at else None,
+    }
