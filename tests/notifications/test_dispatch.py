@@ -127,3 +127,41 @@ async def test_webhook_redirects_are_not_followed(services: Services, webhook: L
     assert webhook.hits("/hook") == 0
     [delivery] = await deliveries(services)
     assert delivery.status == DeliveryStatus.RETRYING.value and "did not accept" in (delivery.error or "")
+
+
+async def test_scan_report_email_escapes_finding_payloads(services: Services, smtp_server: SmtpServer) -> None:
+    ann = await create_user(services, username="ann", email="ann@example.com")
+    await make_channel(
+        services,
+        ann,
+        "email",
+        ann.email,
+        events={outbox.EVENT_SCAN_COMPLETED: "instant", outbox.EVENT_HIGH_RISK_FINDING: "instant"},
+    )
+    payload = {
+        "scan_id": 9,
+        "target_id": 4,
+        "target_url": "https://ann.example",
+        "risk_score": 88,
+        "counts": {"critical": 1, "high": 2, "low": 5},
+        "top_findings": [
+            {"title": "Reflected XSS in q=<script>alert(document.cookie)</script>", "priority": 97},
+            {"title": "Missing HSTS", "priority": 40},
+        ],
+    }
+    await emit(services, ann.id, outbox.EVENT_SCAN_COMPLETED, payload, key="scan:9")
+    finding = {"scan_id": 9, "finding_id": 31, "title": "<img src=x onerror=alert(1)>", "priority": 97,
+               "url": "https://ann.example/?q=<script>", "target_url": "https://ann.example"}  # fmt: skip
+    await emit(services, ann.id, outbox.EVENT_HIGH_RISK_FINDING, finding, key="finding:31")
+    await drain(services)
+
+    by_subject = {str(m["Subject"]): m for m in smtp_server.messages_to(ann.email)}
+    report = by_subject["Scan completed for https://ann.example: risk 88/100"]
+    html = str(report.get_body(preferencelist=("html",)).get_content())  # type: ignore[union-attr]
+    assert "<script>" not in html and "q=&lt;script&gt;alert(document.cookie)&lt;/script&gt;" in html
+    assert "88/100" in html and ">critical</span>" in html and "http://testserver.local/scanner/scans/9" in html
+    text = message_text(report)
+    assert "- critical: 1" in text and "[97] Reflected XSS" in text
+    alert = by_subject["High-risk finding: <img src=x onerror=alert(1)>"]
+    alert_html = str(alert.get_body(preferencelist=("html",)).get_content())  # type: ignore[union-attr]
+    assert "<img src=x" not in alert_html and "&lt;img src=x onerror=alert(1)&gt;" in alert_html
