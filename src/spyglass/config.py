@@ -172,7 +172,7 @@ class Settings(BaseSettings):
     notifications_retry_cap_seconds: float = Field(default=3600.0, gt=0)
     notifications_lease_seconds: float = Field(default=60.0, ge=5)
     notifications_poll_seconds: float = Field(default=0.5, gt=0, le=60)
-    notifications_linger_seconds: float = Field(default=50.0, ge=0, le=3000)
+    notifications_linger_seconds: float = Field(default=55.0, ge=0, le=3000)
     notifications_digest_hours: int = Field(default=24, ge=1, le=24 * 7)
     notifications_send_timeout_seconds: float = Field(default=20.0, gt=0)
 
