@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from spyglass.config import Settings
 from spyglass.market.adapters.base import GeoPoint
-from spyglass.market.geo import EARTH_RADIUS_KM, UnknownPlace, distance_km, resolve_place, within_radius
+from spyglass.market.geo import (
+    EARTH_RADIUS_KM,
+    UnknownPlace,
+    _build_gazetteer,
+    distance_km,
+    resolve_place,
+    within_radius,
+)
+from spyglass.market.service import SearchSpec, validate_search
 
 
 @pytest.mark.parametrize(
@@ -83,6 +93,11 @@ def test_zip_codes_and_coordinates(text: str, expected: GeoPoint) -> None:
         ("B" * 121, "a place name is at most 120 characters"),
         # Alternate names are indexed in Latin script only.
         ("Москва", "Spyglass does not know a city called 'Москва'; try a larger city or a ZIP code"),
+        # Other scripts' digits made the zipcodes package panic (a BaseException that escaped as a 500).
+        ("\u0661\u0662\u0663\u0664\u0665", "write ZIP codes and coordinates with the digits 0-9"),
+        ("\u0663", "write ZIP codes and coordinates with the digits 0-9"),
+        ("\uff10\uff12\uff11\uff13\uff19", "write ZIP codes and coordinates with the digits 0-9"),
+        ("\u0664\u0662.3, -71.1", "write ZIP codes and coordinates with the digits 0-9"),
     ],
 )
 def test_unknown_places_say_why(text: str, message: str) -> None:
@@ -125,3 +140,31 @@ def test_distance_is_symmetric_and_bounded(lat1: float, lon1: float, lat2: float
     forward = distance_km(lat1, lon1, lat2, lon2)
     assert forward == pytest.approx(distance_km(lat2, lon2, lat1, lon1), abs=1e-6)
     assert 0.0 <= forward <= math.pi * EARTH_RADIUS_KM + 1e-6
+
+
+async def test_validation_resolves_places_off_the_event_loop() -> None:
+    """Building the city index takes seconds of CPU: request validation runs in a thread meanwhile."""
+    _build_gazetteer.cache_clear()
+    resolve_place.cache_clear()
+    done = False
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    raw = {"name": "Bikes", "marketplaces": ["ebay"], "keywords": "bike", "location": "Springfield, IL"}
+
+    async def validate() -> tuple[SearchSpec, int]:
+        spec = await validate_search(raw, settings=Settings(market_min_interval_seconds=1))
+        return spec, ticks  # how often the loop ran something else meanwhile
+
+    validation = asyncio.create_task(validate())  # scheduled first: done in one step if it never yields
+    ticking = asyncio.create_task(ticker())
+    spec, ticks_meanwhile = await validation
+    done = True
+    await ticking
+    assert (spec.latitude, spec.longitude) == (39.80172, -89.64371)
+    assert ticks_meanwhile > 0  # parse_search on the event loop would give 0

@@ -73,7 +73,7 @@ async def create_search_api(
     db: AsyncSession, services: Services, me: CurrentUser, data: JSONBody[SearchIn]
 ) -> dict[str, Any]:
     """Create a search; when enabled its first run starts at once, then every ``interval_seconds``."""
-    spec = service.parse_search(_raw(data), settings=services.settings)
+    spec = await service.validate_search(_raw(data), settings=services.settings)
     search = await service.create_search(db, user_id=me.id, spec=spec, settings=services.settings)
     return search_out(search)
 
@@ -95,7 +95,7 @@ async def get_search_api(db: AsyncSession, me: CurrentUser, search_id: ObjectId)
 async def update_search_api(
     db: AsyncSession, services: Services, me: CurrentUser, search_id: ObjectId, data: JSONBody[SearchIn]
 ) -> dict[str, Any]:
-    spec = service.parse_search(_raw(data), settings=services.settings)
+    spec = await service.validate_search(_raw(data), settings=services.settings)
     search = await service.update_search(db, user_id=me.id, search_id=search_id, spec=spec, settings=services.settings)
     return await _search_with_next(db, search)
 
@@ -161,7 +161,7 @@ async def search_stats_api(db: AsyncSession, me: CurrentUser, search_id: ObjectI
       opt=BOT_CONTROLS, responses=error_responses(400, 401, 422, 429))  # fmt: skip
 async def preview_api(services: Services, me: CurrentUser, data: JSONBody[SearchIn]) -> dict[str, Any]:
     """Run the search once against its marketplaces (short time limit) and return what it would keep."""
-    spec = service.parse_search(_raw(data), settings=services.settings)
+    spec = await service.validate_search(_raw(data), settings=services.settings)
     search = SavedSearch(user_id=me.id, **asdict(spec))
     return preview_out(await preview(search, settings=services.settings, fetcher=services.fetcher))
 

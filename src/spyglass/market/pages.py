@@ -118,7 +118,7 @@ async def new_search_page() -> Template:
 async def create_search_page(request: Req, db: AsyncSession, services: Services, me: CurrentUser) -> Response[Any]:
     raw = await _form(request)
     try:
-        spec = service.parse_search(raw, settings=services.settings)
+        spec = await service.validate_search(raw, settings=services.settings)
         search = await service.create_search(db, user_id=me.id, spec=spec, settings=services.settings)
     except InvalidInput as exc:
         return _editor(search=None, values=raw, errors=exc.detail, status_code=422)
@@ -144,7 +144,7 @@ async def update_search_page(
     search = await service.get_search(db, user_id=me.id, search_id=search_id)
     raw = await _form(request)
     try:
-        spec = service.parse_search(raw, settings=services.settings)
+        spec = await service.validate_search(raw, settings=services.settings)
         await service.update_search(db, user_id=me.id, search_id=search.id, spec=spec, settings=services.settings)
     except InvalidInput as exc:
         return _editor(search=search, values=raw, errors=exc.detail, status_code=422)
@@ -160,7 +160,7 @@ async def preview_page(request: Req, services: Services, me: CurrentUser) -> Tem
     raw = await _form(request)
     raw["name"] = raw.get("name") or "Preview"
     try:
-        spec = service.parse_search(raw, settings=services.settings)
+        spec = await service.validate_search(raw, settings=services.settings)
     except InvalidInput as exc:
         return Template("market/_preview.html", context={"errors": exc.detail, "collected": None})
     search = SavedSearch(user_id=me.id, **asdict(spec))

@@ -6,6 +6,7 @@ problem at once as ``InvalidInput`` (field → message), so both show the same c
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -297,6 +298,15 @@ def parse_search(raw: Mapping[str, Any], *, settings: Settings) -> SearchSpec:
     if errors:
         raise InvalidInput(detail=errors)
     return SearchSpec(**spec)
+
+
+async def validate_search(raw: Mapping[str, Any], *, settings: Settings) -> SearchSpec:
+    """:func:`parse_search` in a worker thread, for request handlers.
+
+    Resolving a place builds the offline city index on first use (about 1.5 s of CPU) and looks names
+    up in it; doing that on the event loop would stall every other request meanwhile.
+    """
+    return await asyncio.to_thread(parse_search, raw, settings=settings)
 
 
 def search_form_values(search: SavedSearch | None) -> dict[str, Any]:
