@@ -206,3 +206,8 @@ async def test_history_trend_and_compare_form(client: Client, services: Services
     assert f'<option value="{scan_ids[2]}" selected>' in html.split('id="compare-head"')[1].split("</select>")[0]
     trend = await client.get(f"/api/v1/scanner/targets/{target_id}/trend")
     assert [s["risk_score"] for s in trend.json()["scans"]] == [80, 40, 10]
+    idle = await make_target(services, alice, "http://127.0.0.1:2/", name="Idle site")  # type: ignore[arg-type]
+    listing = (await client.get("/scanner/targets")).text
+    row = listing.split(f'id="target-{target_id}"')[1].split("</tr>")[0]
+    assert f'<a href="/scanner/scans/{scan_ids[2]}">#{scan_ids[2]}</a>' in row and "risk 10" in row
+    assert "none yet" in listing.split(f'id="target-{idle}"')[1].split("</tr>")[0]

@@ -25,6 +25,7 @@ from spyglass.scanner.queries import (
     compare,
     finding_filters,
     get_finding,
+    latest_scans,
     list_findings,
     list_scans,
     list_targets,
@@ -77,10 +78,12 @@ async def _targets_page(
     status_code: int = 200,
 ) -> Template:
     targets = await list_targets(db, services, me.id, page)
+    latest = await latest_scans(db, me.id, [target.id for target in targets.items])
     return Template(
         "scanner/targets.html",
         context={
             "targets": targets,
+            "latest": latest,
             "is_verified": lambda t: service.is_verified(services.settings, t),
             "form": form or {},
             "errors": errors or {},

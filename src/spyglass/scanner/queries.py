@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.core.errors import InvalidInput
@@ -124,3 +124,17 @@ async def verify(
 async def get_finding(db: AsyncSession, user_id: int, finding_id: int) -> Finding:
     """A finding the user owns, or NotFound."""
     return await get_owned(db, Finding, finding_id, user_id, what="finding")
+
+
+async def latest_scans(db: AsyncSession, user_id: int, target_ids: list[int]) -> dict[int, Scan]:
+    """The newest scan of each of these targets (for the targets list)."""
+    if not target_ids:
+        return {}
+    newest = (
+        select(func.max(Scan.id))
+        .where(Scan.user_id == user_id, Scan.target_id.in_(target_ids))
+        .group_by(Scan.target_id)
+        .scalar_subquery()
+    )
+    rows = (await db.scalars(select(Scan).where(Scan.id.in_(newest)))).all()
+    return {scan.target_id: scan for scan in rows}
