@@ -4,6 +4,7 @@
   ``notifications_linger_seconds`` (woken at once by commits in the same process, polling otherwise),
   so delivery latency does not wait for the next schedule.
 - ``notifications.digest`` (every 15 minutes): turns due digests into notifications.
+- ``notifications.weekly_summary`` (hourly): last week's summary for subscribed users, once per week each.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from spyglass.engine.context import RunContext
 from spyglass.engine.kinds import JobKind, RetryPolicy, register_kind, register_system_schedule
 from spyglass.notifications.digest import send_due_digests
 from spyglass.notifications.dispatcher import OutboxDispatcher
+from spyglass.notifications.summary import send_weekly_summaries
 
 DISPATCH_KIND = "notifications.dispatch"
 DIGEST_KIND = "notifications.digest"
+SUMMARY_KIND = "notifications.weekly_summary"
 DISPATCH_INTERVAL_SECONDS = 60
 DIGEST_INTERVAL_SECONDS = 900
+SUMMARY_INTERVAL_SECONDS = 3600
 
 
 async def dispatch(ctx: RunContext) -> dict[str, Any]:
@@ -31,6 +35,11 @@ async def dispatch(ctx: RunContext) -> dict[str, Any]:
 async def digest(ctx: RunContext) -> dict[str, Any]:
     """Write the digests that are due."""
     return {"digests": await send_due_digests(ctx.services)}
+
+
+async def weekly_summary(ctx: RunContext) -> dict[str, Any]:
+    """Queue last week's summaries (idempotent per user and week)."""
+    return {"users": await send_weekly_summaries(ctx.services)}
 
 
 register_kind(
@@ -52,5 +61,15 @@ register_kind(
         description="Gathers events of channels in digest mode into one notification.",
     )
 )
+register_kind(
+    JobKind(
+        name=SUMMARY_KIND,
+        handler=weekly_summary,
+        timeout_seconds=1800,
+        retry=RetryPolicy(max_attempts=3, base_seconds=60, cap_seconds=600),
+        description="Sends each subscribed user a summary of last week.",
+    )
+)
 register_system_schedule(DISPATCH_KIND, interval_seconds=DISPATCH_INTERVAL_SECONDS)
+register_system_schedule(SUMMARY_KIND, interval_seconds=SUMMARY_INTERVAL_SECONDS)
 register_system_schedule(DIGEST_KIND, interval_seconds=DIGEST_INTERVAL_SECONDS)
