@@ -14,9 +14,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Float, cast, func, literal_column
+from sqlalchemy import Date, Float, String, cast, func, type_coerce
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator
 
 K = TypeVar("K", bound=Hashable)
 
@@ -26,11 +28,22 @@ def dialect_of(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
+class DayText(TypeDecorator[str]):
+    """A day read back as ``YYYY-MM-DD`` text, whether the backend returns a date or text."""
+
+    impl = String
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return value.isoformat() if isinstance(value, date) else value
+
+
 def day_of(column: Any, dialect: str) -> ColumnElement[str]:
-    """The UTC day of a timestamp column as ``YYYY-MM-DD`` text."""
+    """The UTC day of a timestamp column, read back as ``YYYY-MM-DD`` text."""
     if dialect == "sqlite":
-        return func.substr(column, 1, 10)
-    return func.to_char(func.timezone("UTC", column), literal_column("'YYYY-MM-DD'"))
+        return type_coerce(func.substr(column, 1, 10), DayText())
+    # a cast to date groups several times faster than to_char over a million rows
+    return type_coerce(cast(func.timezone("UTC", column), Date), DayText())
 
 
 def seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[float]:
