@@ -48,6 +48,8 @@ REFUSED = [
     ("http://user:secret@example.com/", "credentials", "user name or password"),
     ("http://user@93.184.215.14/", "credentials", "user name or password"),
     ("http:///no-host", "no_host", "no host name"),
+    ("http://xn--/", "invalid", "has a host name that is not valid"),
+    ("http://xn--a.xn--/path", "invalid", "has a host name that is not valid"),
 ]
 
 

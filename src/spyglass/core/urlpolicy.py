@@ -272,11 +272,13 @@ class UrlPolicy:
             needs_rewrite = numeric is not None and str(numeric) != parsed.host
         except httpx.InvalidURL:
             needs_rewrite = True  # httpx refuses "0177.0.0.1"; browsers and libc read it as 127.0.0.1
+        except UnicodeError as exc:  # a malformed internationalised host name ("xn--")
+            raise UrlRefused("invalid", f"{text!r} has a host name that is not valid ({exc}).") from exc
         if needs_rewrite:
             text, spelled_as = _canonical_numeric_host(text)
             try:
                 parsed = httpx.URL(text)
-            except httpx.InvalidURL as exc:
+            except (httpx.InvalidURL, UnicodeError) as exc:
                 raise UrlRefused("invalid", f"{text!r} is not a valid URL ({exc}).") from exc
         scheme = parsed.scheme.lower()
         if scheme not in DEFAULT_PORTS:
