@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from spyglass.market.pricing import (
     MIN_COMPARABLES,
+    AgainstAll,
     DealScore,
     MarketStats,
     comparable_sets,
@@ -253,3 +254,20 @@ def test_comparable_sets_scale() -> None:
     assert len(sets) == 2000
     for key in (0, 1234, 1999):  # spot-check against the one-title function
         assert sets[key] == [other for other in comparable_titles(candidates[key][1], candidates) if other != key]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.decimals(min_value=-5, max_value=100_000, places=2, allow_nan=False, allow_infinity=False),
+            st.sampled_from([Decimal(0), Decimal(100), Decimal(101), Decimal("Infinity")]),
+        ),
+        max_size=40,
+    )
+)
+def test_against_all_scores_each_price_like_deal_score_against_the_others(prices: list[Decimal]) -> None:
+    everyone = AgainstAll(prices)
+    for index, price in enumerate(prices):
+        others = prices[:index] + prices[index + 1 :]
+        assert everyone.score(price) == deal_score(price, others)

@@ -26,6 +26,7 @@ Market logic:
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections import Counter, defaultdict
@@ -45,6 +46,7 @@ __all__ = [
     "MIN_COMPARABLES",
     "MIN_SHARED_WORDS",
     "OUTLIER_RATIO",
+    "AgainstAll",
     "DealScore",
     "MarketStats",
     "comparable_sets",
@@ -142,14 +144,18 @@ def _label(percent_below: float) -> str:
 
 def deal_score(price: Decimal, comparable_prices: Sequence[Decimal]) -> DealScore | None:
     """Score ``price`` against comparable listings' prices; None with too few comparables or an outlier price."""
-    kept = market_prices(comparable_prices)
+    return _score(price, market_prices(comparable_prices))
+
+
+def _score(price: Decimal, kept: Sequence[Decimal]) -> DealScore | None:
+    """``price`` against market prices ``kept`` (sorted, outliers already left out)."""
     if len(kept) < MIN_COMPARABLES or not price.is_finite() or price <= 0:
         return None
     median = _quantile(kept, Decimal("0.5"))
     if not median / OUTLIER_RATIO <= price <= median * OUTLIER_RATIO:
         return None
-    cheaper = sum(1 for other in kept if other < price)
-    equal = sum(1 for other in kept if other == price)
+    cheaper = bisect.bisect_left(kept, price)
+    equal = bisect.bisect_right(kept, price) - cheaper
     percent_below = float((median - price) / median * 100)
     return DealScore(
         percent_below_market=percent_below,
@@ -157,6 +163,33 @@ def deal_score(price: Decimal, comparable_prices: Sequence[Decimal]) -> DealScor
         median=_money(median),
         label=_label(percent_below),
     )
+
+
+class AgainstAll:
+    """Deal scores of a search's prices, each against all the others: ``AgainstAll(prices).score(price)``.
+
+    The same as ``deal_score(price, prices without that one listing)``, in logarithmic time per distinct
+    price instead of a pass over every price (a search may have thousands).
+    """
+
+    def __init__(self, prices: Sequence[Decimal]) -> None:
+        self._usable = sorted(price for price in prices if price.is_finite() and price > 0)
+        self._scores: dict[Decimal, DealScore | None] = {}
+
+    def score(self, price: Decimal) -> DealScore | None:
+        """``price`` (one of the prices given) against the others."""
+        if not price.is_finite() or price <= 0:
+            return None
+        if price not in self._scores:
+            at = bisect.bisect_left(self._usable, price)
+            others = self._usable[:at] + self._usable[at + 1 :]
+            if not others:
+                return None
+            median = statistics.median(others)
+            low = bisect.bisect_left(others, median / OUTLIER_RATIO)
+            high = bisect.bisect_right(others, median * OUTLIER_RATIO)
+            self._scores[price] = _score(price, others[low:high])
+        return self._scores[price]
 
 
 @lru_cache(maxsize=8192)

@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spyglass.market import alerts
 from spyglass.market.adapters.base import ScrapedListing
 from spyglass.market.dialect import dialect_insert
-from spyglass.market.grouping import ItemSignature, same_item
+from spyglass.market.grouping import ItemSignature, group_items
 from spyglass.market.models import Listing, ListingMatch, ListingStatus, PriceHistory, SavedSearch
-from spyglass.market.pricing import MIN_COMPARABLES, comparable_titles, deal_score
+from spyglass.market.pricing import MIN_COMPARABLES, AgainstAll, comparable_sets, deal_score
 
 #: Rows per IN (...) list, well under SQLite's and asyncpg's parameter limits.
 CHUNK = 200
@@ -271,7 +271,12 @@ def _signature(listing: Listing) -> ItemSignature:
 
 
 async def group_cross_posts(session: AsyncSession, *, search: SavedSearch, new_ids: set[int]) -> int:
-    """Put each new listing in the group of the same item on another marketplace, if this search has one."""
+    """Put each new listing in the group of the same item on another marketplace, if this search has one.
+
+    ``grouping.group_items`` compares only the pairs that can be the same item (shared rare title word or
+    photo band, close prices), so a search with thousands of listings does not compare every pair. A new
+    listing joins the group of the oldest listing of its cluster that was already there (else the oldest).
+    """
     if not new_ids:
         return 0
     candidates = (
@@ -283,16 +288,14 @@ async def group_cross_posts(session: AsyncSession, *, search: SavedSearch, new_i
         )
     ).all()
     grouped = 0
-    for listing in candidates:
-        if listing.id not in new_ids:
+    for cluster in group_items([(listing, _signature(listing)) for listing in candidates]):
+        if len(cluster) < 2 or not any(listing.id in new_ids for listing in cluster):
             continue
-        for other in candidates:
-            if other.id >= listing.id:
-                break
-            if other.marketplace != listing.marketplace and same_item(_signature(listing), _signature(other)):
-                listing.group_id = other.group_id or other.id
+        anchor = next((listing for listing in cluster if listing.id not in new_ids), cluster[0])
+        for listing in cluster:
+            if listing is not anchor and listing.id in new_ids:
+                listing.group_id = anchor.group_id or anchor.id
                 grouped += 1
-                break
     await session.flush()
     return grouped
 
@@ -308,14 +311,13 @@ async def refresh_deal_scores(session: AsyncSession, *, search: SavedSearch) -> 
         )
     ).all()
     priced = [(match, price, title) for match, price, title in rows if price is not None]
-    candidates = [(index, title) for index, (_, _, title) in enumerate(priced)]
-    for index, (match, price, title) in enumerate(priced):
-        similar = [other for other in comparable_titles(title, candidates) if other != index]
+    similar_to = comparable_sets([(index, title) for index, (_, _, title) in enumerate(priced)])
+    everyone = AgainstAll([price for _, price, _ in priced])
+    for index, (match, price, _) in enumerate(priced):
+        similar = similar_to[index]
         score = deal_score(price, [priced[other][1] for other in similar])
         if score is None and len(similar) < MIN_COMPARABLES:
-            score = deal_score(
-                price, [other_price for other, (_, other_price, _) in enumerate(priced) if other != index]
-            )
+            score = everyone.score(price)
         match.deal_percent = round(score.percent_below_market, 2) if score else None
         match.deal_percentile = round(score.percentile, 2) if score else None
     for match, maybe_price, _ in rows:
