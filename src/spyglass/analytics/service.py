@@ -43,15 +43,16 @@ def parse_days(value: str | None, settings: Settings) -> int:
 async def dashboard_for(services: Services, *, user_id: int, days: int) -> dict[str, Any]:
     """One user's dashboard (not cached: the user expects to see a new listing at once)."""
     settings = services.settings
-    async with analytics_session(services) as session:
-        return await user_dashboard(
-            session,
-            user_id=user_id,
-            days=days,
-            now=utcnow(),
-            best_deals=settings.analytics_best_deals,
-            buckets=settings.analytics_histogram_buckets,
-        )
+    return await user_dashboard(
+        lambda: analytics_session(services),
+        user_id=user_id,
+        days=days,
+        now=utcnow(),
+        best_deals=settings.analytics_best_deals,
+        buckets=settings.analytics_histogram_buckets,
+        # SQLite has one writer and cheap local reads: a second connection would only add overhead
+        parallel=services.db.backend == "postgresql",
+    )
 
 
 async def admin_overview(services: Services, *, days: int) -> dict[str, Any]:
