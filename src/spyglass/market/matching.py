@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 from spyglass.market.adapters.base import (
     FILTER_CONDITION,
@@ -86,13 +87,22 @@ class SearchCriteria:
             radius_km=search.radius_km,
         )
 
+    @cached_property
+    def site_can_express(self) -> bool:
+        """Whether a site that requires every word it is sent searches exactly the keywords.
+
+        True for plain words (``road bike``); an OR or a NOT is sent as its required words only (see
+        ``common.search_terms``), so the expression is then applied here as well.
+        """
+        return self.query.terms() == self.query.required_terms() and not self.query.excluded_terms()
+
     def accepts(self, listing: ScrapedListing, remote_filters: frozenset[str] = frozenset()) -> bool:
         """Whether ``listing`` passes every filter not in ``remote_filters`` (and the excluded words)."""
         text = f"{listing.title}\n{listing.description}"
         lowered = text.lower()
         if any(pattern.search(lowered) for pattern in self.excluded):
             return False
-        if FILTER_KEYWORDS not in remote_filters and not self.query.matches(text):
+        if (FILTER_KEYWORDS not in remote_filters or not self.site_can_express) and not self.query.matches(text):
             return False
         if FILTER_PRICE not in remote_filters and not self._price_ok(listing.price):
             return False
@@ -127,14 +137,16 @@ class SearchCriteria:
 
 def search_query(search: SavedSearch, marketplace: str, *, endpoint: str | None) -> SearchQuery:
     """What ``search`` asks ``marketplace`` for (its options, the endpoint override from the settings)."""
-    terms = parse_query(search.keywords).terms()
+    parsed = parse_query(search.keywords)
     center = None
     if search.latitude is not None and search.longitude is not None:
         center = GeoPoint(search.latitude, search.longitude, search.location_label or "")
     options = search.options.get(marketplace) if isinstance(search.options, dict) else None
     return SearchQuery(
         keywords=search.keywords,
-        terms=" ".join(terms),
+        terms=" ".join(parsed.terms()),
+        required_terms=tuple(parsed.required_terms()),
+        excluded_terms=tuple(parsed.excluded_terms()),
         excluded_words=tuple(search.excluded_words),
         price_min=search.price_min,
         price_max=search.price_max,

@@ -43,14 +43,18 @@ class GeoPoint:
 class SearchQuery:
     """What one saved search asks one marketplace for.
 
-    ``keywords`` is the user's expression (AND / OR / NOT, quoted phrases); ``terms`` is the plain
-    words to send to a site that only takes free text. ``options`` are adapter-specific (a feed URL,
+    ``keywords`` is the user's expression (AND / OR / NOT, quoted phrases); ``terms`` is every positive
+    word and phrase (OR alternatives included), ``required_terms`` those every match contains (what to
+    send to a site that requires every word), ``excluded_terms`` those no match contains (for sites
+    that take ``-word``); see ``common.search_terms``. ``options`` are adapter-specific (a feed URL,
     a CSS recipe, an explicit Craigslist site); ``endpoint`` overrides the adapter's base URL (tests,
     the marketplace simulator, a self-hosted shop).
     """
 
     keywords: str = ""
     terms: str = ""
+    required_terms: tuple[str, ...] = ()
+    excluded_terms: tuple[str, ...] = ()
     excluded_words: tuple[str, ...] = ()
     price_min: Decimal | None = None
     price_max: Decimal | None = None

@@ -31,9 +31,26 @@ def _param(value: Any) -> str:
     return str(value)
 
 
-def search_terms(query: SearchQuery) -> str:
-    """The plain words to send to a site that takes free text."""
-    return (query.terms or query.keywords).strip()
+def search_terms(query: SearchQuery, *, exclusions: bool = False) -> str:
+    """The words to send to a site whose search requires every word.
+
+    That is the query's required words (``(red OR blue) bike`` sends ``bike``: the site returns every
+    bike and Spyglass keeps the red and blue ones); a query made only of alternatives (``red OR blue``)
+    sends them all, as there is no single search for it. With ``exclusions`` (eBay's and Craigslist's
+    search take ``-word``) the excluded single words follow as ``-word``; phrases stay local filters.
+    """
+    words = " ".join(query.required_terms) or query.terms or query.keywords
+    if exclusions:
+        excluded: list[str] = []
+        for term in (*query.excluded_terms, *query.excluded_words):
+            word = term.strip().lower()
+            if _PLAIN_WORD.fullmatch(word) and word not in excluded:
+                excluded.append(word)
+        words = " ".join([words.strip(), *(f"-{word}" for word in excluded)])
+    return words.strip()
+
+
+_PLAIN_WORD = re.compile(r"\w[\w'.]*")
 
 
 def looks_blocked(result: FetchResult) -> bool:

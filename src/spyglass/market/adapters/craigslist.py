@@ -392,7 +392,7 @@ class CraigslistAdapter:
         raise AdapterError("a Craigslist search needs a location or a Craigslist site")
 
     def filters(self, query: SearchQuery) -> dict[str, Any]:
-        params: dict[str, Any] = {"query": search_terms(query), "min_price": query.price_min}
+        params: dict[str, Any] = {"query": search_terms(query, exclusions=True), "min_price": query.price_min}
         params["max_price"] = query.price_max
         if query.location is not None and query.radius_km:
             if query.location.postal_code:

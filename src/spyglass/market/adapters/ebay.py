@@ -144,7 +144,7 @@ class EbayAdapter:
     # -- results page ----------------------------------------------------------------------------------------
 
     def web_url(self, query: SearchQuery) -> str:
-        params: dict[str, Any] = {"_nkw": search_terms(query), "_sop": "10", "_udlo": query.price_min}
+        params: dict[str, Any] = {"_nkw": search_terms(query, exclusions=True), "_sop": "10", "_udlo": query.price_min}
         params["_udhi"] = query.price_max
         params["LH_ItemCondition"] = WEB_CONDITIONS.get((query.condition or "").lower())
         return build_url(query.endpoint or WEB_BASE, "/sch/i.html", params)

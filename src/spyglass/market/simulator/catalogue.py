@@ -136,10 +136,14 @@ def items_until(seed: int, step: int) -> list[SimItem]:
 
 
 def matches(entry: SimItem, words: str, price_min: Decimal | None, price_max: Decimal | None, step: int) -> bool:
-    """The site's own search: every word in the title, and the price within bounds."""
+    """The site's own search: every word in the title (none of those written ``-word``), the price within bounds."""
     title = entry.title.lower()
-    if any(word not in title for word in words.lower().split()):
-        return False
+    for word in words.lower().split():
+        if word.startswith("-") and len(word) > 1:
+            if word[1:] in title:
+                return False
+        elif word not in title:
+            return False
     price = entry.price_at(step)
     return (price_min is None or price >= price_min) and (price_max is None or price <= price_max)
 
