@@ -190,8 +190,11 @@ async def list_scans_api(
 
 @get("/api/v1/scanner/scans/{scan_id:int}", guards=[require_user], tags=TAGS, summary="A scan")
 async def get_scan_api(db: AsyncSession, me: CurrentUser, scan_id: Id) -> dict[str, Any]:
-    """A scan's status, counts and risk score (its run's live progress is at /api/v1/runs/{run_id})."""
-    return schemas.scan_out(await service.get_scan(db, user_id=me.id, scan_id=scan_id))
+    """A scan's status, counts and risk score (its run's live progress is at /api/v1/runs/{run_id}), and
+    ``fixed_findings``: earlier findings this scan found gone (up to 100, highest priority first)."""
+    scan = await service.get_scan(db, user_id=me.id, scan_id=scan_id)
+    fixed = await findings.fixed_by_scan(db, scan)
+    return {**schemas.scan_out(scan), "fixed_findings": [schemas.finding_out(f) for f in fixed]}
 
 
 @post(

@@ -121,13 +121,15 @@ class ScanProgress:
 
 @dataclass
 class ScanSummary:
-    """How a pipeline run ended: ``stopped_reason`` is None, "budget", "time limit" or "cancelled"."""
+    """How a pipeline run ended: ``stopped_reason`` is None, "budget", "time limit" or "cancelled";
+    ``failed_checks`` are the ids of checks that raised (their findings may be missing)."""
 
     pages_crawled: int = 0
     requests_sent: int = 0
     findings: int = 0
     stopped_reason: str | None = None
     errors: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
 
 
 class ScanObserver(Protocol):

@@ -6,11 +6,12 @@ Every function takes the caller's session and never commits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.core.db import utcnow
@@ -18,7 +19,7 @@ from spyglass.core.errors import InvalidInput
 from spyglass.notifications.outbox import EVENT_HIGH_RISK_FINDING, EVENT_SCAN_COMPLETED, notify
 from spyglass.scanner.catalogue import get_finding_type
 from spyglass.scanner.contract import SEVERITIES, FindingCandidate, FindingType
-from spyglass.scanner.models import Finding, FindingStatus, Scan, ScanTarget
+from spyglass.scanner.models import Finding, FindingStatus, Scan, ScanStatus, ScanTarget
 from spyglass.scanner.priority import compute_priority, scan_risk_score
 
 CONFIDENCE_RANK = {"tentative": 0, "firm": 1, "confirmed": 2}
@@ -26,6 +27,8 @@ TEXT_CAP = 20_000  # evidence and excerpts are excerpts: keep rows small
 CARRIED_STATUSES = (FindingStatus.FALSE_POSITIVE.value, FindingStatus.ACCEPTED_RISK.value)
 NOT_A_RISK = (FindingStatus.FALSE_POSITIVE.value, FindingStatus.ACCEPTED_RISK.value, FindingStatus.FIXED.value)
 ACCEPT_MAX_DAYS = 3650
+#: Profiles of scans Spyglass runs itself; only those can tell that a finding is gone (an import cannot).
+FIXING_PROFILES = ("passive", "active", "custom")
 
 
 def finding_type_of(type_id: str, details: dict[str, Any] | None = None) -> FindingType:
@@ -118,6 +121,8 @@ async def record_finding(
             finding.status = previous.status
             finding.status_note = previous.status_note
             finding.accepted_until = previous.accepted_until
+        # Fixed before and back again: a regression (open, whatever the fix said).
+        finding.regression = previous.status == FindingStatus.FIXED.value or previous.regression
     _set_priority(finding, candidate.details, requires_auth, now, active=_is_active(kind))
     session.add(finding)
     await session.flush()
@@ -213,9 +218,15 @@ async def complete_scan(
     high_risk_priority: int,
     error: str | None = None,
     notify_completion: bool = True,
+    complete: bool = True,
 ) -> ScanTotals:
     """Write a scan's final counts, risk score and status, and queue its notifications (idempotent:
-    the outbox keys are per scan and per target fingerprint)."""
+    the outbox keys are per scan and per target fingerprint).
+
+    A scan that succeeded without stopping early, with ``complete`` (every check ran to its end), marks
+    the target's open findings it would have reported but did not as fixed (:func:`mark_fixed`)."""
+    if status == ScanStatus.SUCCEEDED.value and stopped_reason is None and complete:
+        await mark_fixed(session, scan=scan)
     totals = await scan_totals(session, scan.id)
     scan.findings_count = totals.findings
     scan.severity_counts = totals.by_severity
@@ -273,6 +284,65 @@ async def complete_scan(
     return totals
 
 
+def scan_covers(profile: str, families: Sequence[str], type_id: str) -> bool:
+    """Whether a scan with this profile and families runs the check that reports ``type_id``, so that not
+    seeing it means it is gone. Unknown types (imported from other scanners) are never covered."""
+    if profile not in FIXING_PROFILES:
+        return False
+    try:
+        kind = get_finding_type(type_id)
+    except KeyError:
+        return False
+    if profile == "passive" and kind.active:
+        return False
+    return not families or kind.family in families
+
+
+async def mark_fixed(session: AsyncSession, *, scan: Scan, now: datetime | None = None) -> list[Finding]:
+    """Mark fixed the target's findings that are open in their latest sighting, were seen before ``scan``
+    and not by it, and that ``scan`` looked for (:func:`scan_covers`). Returns them; running it again
+    changes nothing."""
+    now = now or utcnow()
+    latest = (
+        select(Finding.fingerprint, func.max(Finding.scan_id).label("scan_id"))
+        .where(Finding.target_id == scan.target_id)
+        .group_by(Finding.fingerprint)
+        .subquery()
+    )
+    statement = (
+        select(Finding)
+        .join(latest, and_(Finding.fingerprint == latest.c.fingerprint, Finding.scan_id == latest.c.scan_id))
+        .where(
+            Finding.target_id == scan.target_id,
+            Finding.scan_id < scan.id,  # a newer scan's sighting is newer news than this scan's silence
+            Finding.status.in_([FindingStatus.OPEN.value, FindingStatus.ACCEPTED_RISK.value]),
+        )
+    )
+    fixed: list[Finding] = []
+    for finding in (await session.scalars(statement)).all():
+        if finding.effective_status(now) != FindingStatus.OPEN.value:
+            continue
+        if not scan_covers(scan.profile, list(scan.families or ()), finding.type_id):
+            continue
+        finding.status = FindingStatus.FIXED.value
+        finding.fixed_at = now
+        finding.fixed_by_scan_id = scan.id
+        fixed.append(finding)
+    await session.flush()
+    return fixed
+
+
+async def fixed_by_scan(session: AsyncSession, scan: Scan, limit: int = 100) -> list[Finding]:
+    """Findings of earlier scans that ``scan`` found gone, highest priority first."""
+    statement = (
+        select(Finding)
+        .where(Finding.fixed_by_scan_id == scan.id, Finding.user_id == scan.user_id)
+        .order_by(Finding.priority.desc(), Finding.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(statement)).all())
+
+
 def parse_status_change(
     *, status: str, note: str | None = None, accepted_days: str | int | None = None, now: datetime | None = None
 ) -> tuple[str, str, datetime | None]:
@@ -303,7 +373,13 @@ def parse_status_change(
 async def change_status(
     session: AsyncSession, *, finding: Finding, status: str, note: str, accepted_until: datetime | None
 ) -> None:
-    """Set a finding's status; later scans of the target carry false positive and accepted risk forward."""
+    """Set a finding's status; later scans of the target carry false positive and accepted risk forward.
+    Marked fixed by hand, it is fixed now (no scan); any other status withdraws the fix."""
+    if status == FindingStatus.FIXED.value:
+        if finding.status != FindingStatus.FIXED.value:
+            finding.fixed_at, finding.fixed_by_scan_id = utcnow(), None
+    else:
+        finding.fixed_at, finding.fixed_by_scan_id = None, None
     finding.status = status
     finding.status_note = note
     finding.accepted_until = accepted_until

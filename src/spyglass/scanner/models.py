@@ -11,7 +11,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from spyglass.core.db import Base, BigIntPK, TimestampMixin, utcnow
@@ -153,6 +153,12 @@ class Finding(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default=FindingStatus.OPEN.value, nullable=False)
     status_note: Mapped[str] = mapped_column(String(500), default="", nullable=False)
     accepted_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    #: When the finding was found gone (a later complete scan that runs its check did not report it) or
+    #: marked fixed by hand; ``fixed_by_scan_id`` is that scan (None when marked by hand).
+    fixed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    fixed_by_scan_id: Mapped[int | None] = mapped_column(BigIntPK, nullable=True)
+    #: The same fingerprint had been fixed before and came back.
+    regression: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
 
     __table_args__ = (
         UniqueConstraint("scan_id", "fingerprint", name="uq_scan_findings_scan_fingerprint"),
@@ -162,6 +168,8 @@ class Finding(TimestampMixin, Base):
         Index("ix_scan_findings_scan_type", "scan_id", "type_id"),
         Index("ix_scan_findings_target_fingerprint", "target_id", "fingerprint"),
         Index("ix_scan_findings_user", "user_id"),
+        Index("ix_scan_findings_user_fixed", "user_id", "fixed_at"),
+        Index("ix_scan_findings_fixed_by_scan", "fixed_by_scan_id"),
     )
 
     def effective_status(self, now: datetime | None = None) -> str:

@@ -285,6 +285,7 @@ async def scan_page(
             "statuses": [s.value for s in FindingStatus],
             "running": not ScanStatus(scan.status).is_terminal,
             "previous_scan_id": earlier,
+            "fixed": await findings.fixed_by_scan(db, scan),
         },
     )
 

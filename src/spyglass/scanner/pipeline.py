@@ -43,6 +43,7 @@ class _Run:
         self.progress = ScanProgress()
         self.fingerprints: set[str] = set()
         self.errors: list[str] = []
+        self.failed_checks: list[str] = []
         self._last_report = float("-inf")
 
     def error(self, message: str) -> None:
@@ -129,6 +130,7 @@ async def run_pipeline(
         findings=run.progress.findings,
         stopped_reason=stopped,
         errors=run.errors,
+        failed_checks=run.failed_checks,
     )
 
 
@@ -186,6 +188,7 @@ async def _crawl_and_check(run: _Run, checks: list[Check]) -> None:
                 raise
             except Exception as exc:  # one broken check must not end the scan
                 logger.exception("scanner check %s failed", check.id)
+                run.failed_checks.append(check.id)
                 run.error(f"Check {check.id} failed: {type(exc).__name__}: {exc}")
             done += 1
             share = CRAWL_SHARE + done * (100 - CRAWL_SHARE) // max(1, len(checks))

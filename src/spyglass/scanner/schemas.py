@@ -186,6 +186,9 @@ def finding_out(finding: Finding, *, full: bool = False) -> dict[str, Any]:
         "fingerprint": finding.fingerprint,
         "first_seen_scan_id": finding.first_seen_scan_id,
         "first_seen_at": _iso(finding.first_seen_at),
+        "fixed_at": _iso(finding.fixed_at),
+        "fixed_by_scan_id": finding.fixed_by_scan_id,
+        "regression": finding.regression,
     }
     if full:
         from spyglass.scanner.findings import finding_type_of

@@ -252,6 +252,7 @@ async def run_scan(ctx: RunContext) -> dict[str, Any]:
             high_risk_priority=services.settings.scanner_high_risk_priority,
             error=f"Nothing could be scanned: {errors}" if unreachable else errors,
             notify_completion=not unreachable,
+            complete=not summary.failed_checks,
         )
     if unreachable:
         raise PermanentError(f"Nothing could be scanned: {errors}")

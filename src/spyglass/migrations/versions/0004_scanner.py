@@ -120,6 +120,9 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("status_note", sa.String(length=500), nullable=False),
         _when("accepted_until", True),
+        _when("fixed_at", True),
+        sa.Column("fixed_by_scan_id", ID, nullable=True),
+        sa.Column("regression", sa.Boolean(), server_default=sa.false(), nullable=False),
         _when("created_at", False),
         _when("updated_at", False),
         sa.ForeignKeyConstraint(
@@ -141,11 +144,15 @@ def upgrade() -> None:
         batch_op.create_index("ix_scan_findings_scan_type", ["scan_id", "type_id"], unique=False)
         batch_op.create_index("ix_scan_findings_target_fingerprint", ["target_id", "fingerprint"], unique=False)
         batch_op.create_index("ix_scan_findings_user", ["user_id"], unique=False)
+        batch_op.create_index("ix_scan_findings_user_fixed", ["user_id", "fixed_at"], unique=False)
+        batch_op.create_index("ix_scan_findings_fixed_by_scan", ["fixed_by_scan_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("scan_findings", schema=None) as batch_op:
         for name in (
+            "ix_scan_findings_fixed_by_scan",
+            "ix_scan_findings_user_fixed",
             "ix_scan_findings_user",
             "ix_scan_findings_target_fingerprint",
             "ix_scan_findings_scan_type",
