@@ -61,7 +61,7 @@ async def test_admin_delivery_log_refuses_a_huge_page_number(client: Client, ser
         "/api/v1/market/favorites",
     ],
 )
-async def test_other_lists_answer_a_huge_page_number_without_a_500(client: Client, services: Services, url: str) -> None:
+async def test_other_lists_answer_a_huge_page_without_a_500(client: Client, services: Services, url: str) -> None:
     user = await create_user(services)
     await login(client, user.username, DEFAULT_PASSWORD)
 
