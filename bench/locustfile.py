@@ -35,7 +35,12 @@ def _cookie(name: str, value: str, host: str) -> Cookie:
     return Cookie(0, name, value, None, False, host, False, False, "/", True, False, None, False, None, None, {})
 
 
-def _items(body: Any) -> list[dict[str, Any]]:
+def _items(response: Any) -> list[dict[str, Any]]:
+    """The items of a (paginated) JSON list answer; none when the request failed (Locust counts the failure)."""
+    try:
+        body = response.json()
+    except (TypeError, ValueError):
+        return []
     return body.get("items", []) if isinstance(body, dict) else list(body or [])
 
 
@@ -55,7 +60,7 @@ class SignedIn(FastHttpUser):
             self.client.cookiejar.set_cookie(_cookie("spyglass_csrf", session["csrf"], host))
         else:
             self.sign_in(f"load{number % ACCOUNTS:05d}")
-        self.search_ids = [s["id"] for s in _items(self.client.get("/api/v1/market/searches").json())]
+        self.search_ids = [s["id"] for s in _items(self.client.get("/api/v1/market/searches"))]
 
     def sign_in(self, username: str) -> None:
         self.username = username
@@ -88,8 +93,8 @@ class Shopper(SignedIn):
     @task(6)
     def listings_api(self) -> None:
         page = random.randint(1, 3)
-        body = self.client.get(f"/api/v1/market/listings?page={page}&size=20", name="/api/v1/market/listings").json()
-        self.listing_ids = [item["id"] for item in _items(body)] or self.listing_ids
+        answer = self.client.get(f"/api/v1/market/listings?page={page}&size=20", name="/api/v1/market/listings")
+        self.listing_ids = [item["id"] for item in _items(answer)] or self.listing_ids
 
     @task(3)
     def listings_page(self) -> None:
@@ -138,7 +143,7 @@ class SecurityUser(SignedIn):
 
     def on_start(self) -> None:
         super().on_start()
-        targets = _items(self.client.get("/api/v1/scanner/targets", name="/api/v1/scanner/targets").json())
+        targets = _items(self.client.get("/api/v1/scanner/targets", name="/api/v1/scanner/targets"))
         self.target_id = targets[0]["id"] if targets else None
 
     @task(1)
@@ -160,7 +165,7 @@ class SecurityUser(SignedIn):
         if self.target_id is None:
             return
         scans = _items(
-            self.client.get(f"/api/v1/scanner/scans?target_id={self.target_id}", name="/api/v1/scanner/scans").json()
+            self.client.get(f"/api/v1/scanner/scans?target_id={self.target_id}", name="/api/v1/scanner/scans")
         )
         finished = [scan for scan in scans if scan.get("status") == "succeeded"]
         if finished:
