@@ -355,9 +355,16 @@ def price_chart(history: list[Any], width: int = 560, height: int = 160) -> dict
 
 
 @get("/market/listings/{listing_id:int}", guards=GUARDS, include_in_schema=False)
-async def listing_page(db: AsyncSession, me: CurrentUser, listing_id: ObjectId) -> Template:
-    """One listing: details, price history chart, deal score, cross-posts, favorite and price alert forms."""
+async def listing_page(db: AsyncSession, services: Services, me: CurrentUser, listing_id: ObjectId) -> Template:
+    """One listing: details, price history chart, deal score, cross-posts, favorite and price alert forms.
+
+    Opening it marks the user's matches of it seen (the "new" badge goes away), in its own short write
+    transaction since a GET's session only reads; nothing is written when they already are.
+    """
     detail = await listings.listing_detail(db, user_id=me.id, listing_id=listing_id)
+    if any(not match.seen for match, _ in detail.matches):
+        async with services.db.session(write=True) as session:
+            await listings.mark_seen(session, user_id=me.id, listing_id=detail.listing.id)
     deals = [match.deal_percent for match, _ in detail.matches if match.deal_percent is not None]
     return Template(
         "market/listing.html",
