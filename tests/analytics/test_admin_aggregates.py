@@ -7,16 +7,25 @@ from typing import Any
 import pytest
 
 from spyglass.analytics.admin import admin_analytics
+from spyglass.analytics.dashboard import SessionOpener
 from spyglass.analytics.service import analytics_session
 from spyglass.core.services import Services
 from tests.analytics.seed import NOW, seed_admin_world
 
 
+def opener(services: Services) -> SessionOpener:
+    return lambda: analytics_session(services)
+
+
+def parallel(services: Services) -> bool:
+    """Read as the app does: several connections at once on PostgreSQL."""
+    return services.db.backend == "postgresql"
+
+
 @pytest.fixture
 async def overview(services: Services) -> dict[str, Any]:
     await seed_admin_world(services)
-    async with analytics_session(services) as session:
-        return await admin_analytics(session, days=30, now=NOW, top=10)
+    return await admin_analytics(opener(services), days=30, now=NOW, top=10, parallel=parallel(services))
 
 
 def rows(overview: dict[str, Any], name: str) -> list[list[Any]]:
@@ -78,14 +87,12 @@ async def test_listings_scans_and_findings(overview: dict[str, Any]) -> None:
 
 async def test_top_lists_are_capped(services: Services) -> None:
     await seed_admin_world(services)
-    async with analytics_session(services) as session:
-        overview = await admin_analytics(session, days=30, now=NOW, top=1)
+    overview = await admin_analytics(opener(services), days=30, now=NOW, top=1)
     assert rows(overview, "marketplace_errors") == [["ebay", 2]]
 
 
 async def test_a_one_day_window(overview: dict[str, Any], services: Services) -> None:
-    async with analytics_session(services) as session:
-        today = await admin_analytics(session, days=1, now=NOW)
+    today = await admin_analytics(opener(services), days=1, now=NOW, parallel=parallel(services))
     assert today["since"] == "2026-11-20"
     assert rows(today, "signups_per_day") == [["2026-11-20", 1]]
     assert rows(today, "marketplace_errors") == []

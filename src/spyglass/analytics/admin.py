@@ -3,6 +3,8 @@ marketplaces, scans and findings. Each series reads a window of days through an 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,7 +12,7 @@ from sqlalchemy import Float, bindparam, case, cast, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.accounts.models import User
-from spyglass.analytics.dashboard import severity_rank
+from spyglass.analytics.dashboard import SessionOpener, severity_rank
 from spyglass.analytics.series import Series, make_series
 from spyglass.analytics.sql import day_of, dialect_of, seconds_between, window_start
 from spyglass.engine.models import Run, RunStatus
@@ -23,27 +25,46 @@ from spyglass.scanner.models import Finding, Scan, ScanStatus
 ACTIVE_WINDOWS = (1, 7, 30)
 
 
-async def admin_analytics(session: AsyncSession, *, days: int, now: datetime, top: int = 10) -> dict[str, Any]:
-    """Cards and series of the admin analytics page over the last ``days`` days (UTC)."""
-    dialect = dialect_of(session)
+#: Admin figures read at once on PostgreSQL (connections one cold computation may hold).
+PARALLEL_READS = 4
+
+
+async def admin_analytics(
+    open_session: SessionOpener, *, days: int, now: datetime, top: int = 10, parallel: bool = False
+) -> dict[str, Any]:
+    """Cards and series of the admin analytics page over the last ``days`` days (UTC).
+
+    Each figure is one query in its own session from ``open_session``; with ``parallel`` (PostgreSQL)
+    up to ``PARALLEL_READS`` of them run at once.
+    """
     since = window_start(days, now)
-    cards = {
-        "active_users": await active_users(session, now),
-        "notifications": await notification_totals(session, since),
-    }
-    series = [
-        await signups_per_day(session, since, dialect),
-        await runs_per_day(session, since, dialect),
-        await schedule_lag(session, since, dialect),
-        await notifications_per_day(session, since, dialect),
-        await feedback_statistics(session),
-        await marketplace_errors(session, since, dialect, top),
-        await kinds_by_failures(session, since, top),
-        await listings_per_day(session, since, dialect),
-        await scans_per_day(session, since, dialect),
-        await findings_by_severity(session, since),
+    parts: list[Callable[[AsyncSession, str], Awaitable[Any]]] = [
+        lambda s, d: active_users(s, now),
+        lambda s, d: notification_totals(s, since),
+        lambda s, d: signups_per_day(s, since, d),
+        lambda s, d: runs_per_day(s, since, d),
+        lambda s, d: schedule_lag(s, since, d),
+        lambda s, d: notifications_per_day(s, since, d),
+        lambda s, d: feedback_statistics(s),
+        lambda s, d: marketplace_errors(s, since, d, top),
+        lambda s, d: kinds_by_failures(s, since, top),
+        lambda s, d: listings_per_day(s, since, d),
+        lambda s, d: scans_per_day(s, since, d),
+        lambda s, d: findings_by_severity(s, since),
     ]
-    return {"days": days, "since": since.date().isoformat(), "cards": cards, "series": series}
+    if parallel:
+        slots = asyncio.Semaphore(PARALLEL_READS)
+
+        async def read(part: Callable[[AsyncSession, str], Awaitable[Any]]) -> Any:
+            async with slots, open_session() as session:
+                return await part(session, dialect_of(session))
+
+        values = await asyncio.gather(*(read(part) for part in parts))
+    else:
+        async with open_session() as session:
+            values = [await part(session, dialect_of(session)) for part in parts]
+    cards = {"active_users": values[0], "notifications": values[1]}
+    return {"days": days, "since": since.date().isoformat(), "cards": cards, "series": list(values[2:])}
 
 
 async def active_users(session: AsyncSession, now: datetime) -> dict[str, int]:

@@ -59,10 +59,13 @@ async def admin_overview(services: Services, *, days: int) -> dict[str, Any]:
     """The admin analytics, computed at most once per ``cache_ttl_analytics`` per window."""
 
     async def load() -> dict[str, Any]:
-        async with analytics_session(services) as session:
-            computed = await admin_analytics(
-                session, days=days, now=utcnow(), top=services.settings.analytics_top_limit
-            )
+        computed = await admin_analytics(
+            lambda: analytics_session(services),
+            days=days,
+            now=utcnow(),
+            top=services.settings.analytics_top_limit,
+            parallel=services.db.backend == "postgresql",
+        )
         return {**computed, "computed_at": utcnow().isoformat()}
 
     return await services.cache.get_or_load(CACHE_NAMESPACE, f"admin:{days}", load)
