@@ -73,7 +73,7 @@ class EbayAdapter:
 
     def __init__(self, credentials: EbayCredentials | None = None) -> None:
         self.credentials = credentials
-        self._token: tuple[str, float, str] | None = None  # (token, expires at, for client id)
+        self._token: tuple[str, float, str, str] | None = None  # (token, expires at, client id, token endpoint)
 
     def parse(self, text: str, url: str) -> list[ScrapedListing]:
         """A saved results page, or a saved Browse API response (JSON)."""
@@ -108,7 +108,7 @@ class EbayAdapter:
     async def token(self, fetch: Fetch, credentials: EbayCredentials, base: str) -> str:
         """An application access token (client credentials grant), reused until a minute before it expires."""
         cached = self._token
-        if cached is not None and cached[2] == credentials.client_id and time.monotonic() < cached[1]:
+        if cached is not None and cached[2:] == (credentials.client_id, base) and time.monotonic() < cached[1]:
             return cached[0]
         basic = base64.b64encode(f"{credentials.client_id}:{credentials.client_secret}".encode()).decode()
         result = await fetch(
@@ -123,7 +123,7 @@ class EbayAdapter:
             token, lifetime = str(body["access_token"]), float(body.get("expires_in", 7200))
         except (ValueError, KeyError, TypeError):
             raise AdapterError("eBay's token endpoint did not return an access token; check the keyset") from None
-        self._token = (token, time.monotonic() + max(0.0, lifetime - 60), credentials.client_id)
+        self._token = (token, time.monotonic() + max(0.0, lifetime - 60), credentials.client_id, base)
         return token
 
     async def _api_search(self, query: SearchQuery, fetch: Fetch, credentials: EbayCredentials) -> list[ScrapedListing]:
