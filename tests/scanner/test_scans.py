@@ -166,6 +166,7 @@ async def test_passive_scan_runs_through_the_engine(
 
     class Ctx:
         subject_id = scan_id
+        payload: dict[str, object] = {}
         stats: dict[str, object] = {}
         cancelled = asyncio.Event()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import delete, get, patch, post
+import msgspec
+from litestar import delete, get, patch, post, put
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.accounts.auth import CurrentUser, require_user
 from spyglass.core.services import Services
-from spyglass.scanner import findings, import_service, schemas, service
+from spyglass.scanner import findings, import_service, schedules, schemas, service
 from spyglass.scanner.queries import (
     compare,
     finding_filters,
@@ -118,6 +119,32 @@ async def verify_target_api(
         "message": result.message,
         "target": schemas.target_out(target, services.settings),
     }
+
+
+@get(
+    "/api/v1/scanner/targets/{target_id:int}/schedule", guards=[require_user], tags=TAGS, summary="A target's schedule"
+)
+async def get_schedule_api(db: AsyncSession, me: CurrentUser, target_id: Id) -> dict[str, Any]:
+    """The target's recurring scan: whether it is on, how often, which profile, and when it runs next."""
+    target = await service.get_target(db, user_id=me.id, target_id=target_id)
+    return (await schedules.get_schedule(db, target)).to_dict()
+
+
+@put(
+    "/api/v1/scanner/targets/{target_id:int}/schedule",
+    guards=[require_user],
+    tags=TAGS,
+    summary="Set a target's recurring scan",
+    responses=error_responses(400, 401, 403, 404, 409, 422, 429),
+)
+async def put_schedule_api(
+    db: AsyncSession, services: Services, me: CurrentUser, target_id: Id, data: JSONBody[schemas.ScheduleIn]
+) -> dict[str, Any]:
+    """Scan the target every ``interval_hours`` (the first an interval from now); active profiles need a
+    verified target."""
+    target = await service.get_target(db, user_id=me.id, target_id=target_id)
+    raw = msgspec.structs.asdict(data)
+    return (await schedules.save_schedule(db, settings=services.settings, target=target, raw=raw)).to_dict()
 
 
 @get("/api/v1/scanner/targets/{target_id:int}/trend", guards=[require_user], tags=TAGS, summary="A target's trend")
@@ -282,6 +309,8 @@ ROUTES: list[ControllerRouterHandler] = [
     update_target_api,
     delete_target_api,
     verify_target_api,
+    get_schedule_api,
+    put_schedule_api,
     target_trend_api,
     launch_scan_api,
     import_api,

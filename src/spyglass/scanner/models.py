@@ -110,7 +110,7 @@ class Scan(Base):
     __table_args__ = (
         Index("ix_scans_user_created", "user_id", "created_at"),
         Index("ix_scans_target_created", "target_id", "created_at"),
-        Index("ix_scans_run", "run_id"),
+        Index("ix_scans_run", "run_id", unique=True),  # a scheduled run makes its scan once
     )
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spyglass.accounts.auth import CurrentUser, require_user
 from spyglass.core.errors import InvalidInput
 from spyglass.core.services import Services
-from spyglass.scanner import findings, import_service, schemas, service, verification
+from spyglass.scanner import findings, import_service, schedules, schemas, service, verification
 from spyglass.scanner.contract import SEVERITIES
 from spyglass.scanner.models import Finding, FindingStatus, Scan, ScanStatus, ScanTarget
 from spyglass.scanner.queries import (
@@ -139,6 +139,7 @@ async def _target_page(
             "errors": errors or {},
             "limits": service.LIMITS,
             "form": _target_form(target),
+            "schedule": await schedules.get_schedule(db, target),
         },
         status_code=status_code,
     )
@@ -221,6 +222,30 @@ async def launch_scan_form(
         db, settings=services.settings, target=target, profile=profile, families=families, active=active
     )
     return Redirect(f"/scanner/scans/{scan.id}", status_code=HTTP_303_SEE_OTHER)
+
+
+@post("/scanner/targets/{target_id:int}/schedule", guards=[require_user], include_in_schema=False, opt=CONTROLS)
+async def schedule_form(
+    request: Request[Any, Any, Any], db: AsyncSession, services: Services, me: CurrentUser, target_id: Id
+) -> Template | Redirect:
+    target = await service.get_target(db, user_id=me.id, target_id=target_id)
+    submitted = await request.form()
+    raw = {
+        "enabled": submitted.get("enabled") == "true",
+        "interval_hours": str(submitted.get("interval_hours", "")),
+        "profile": submitted.get("schedule_profile"),
+        "families": submitted.getall("schedule_families", []),
+    }
+    try:
+        saved = await schedules.save_schedule(db, settings=services.settings, target=target, raw=raw)
+    except InvalidInput as exc:
+        await db.rollback()
+        errors = {f"schedule_{key}": message for key, message in exc.detail.items()}
+        return await _target_page(db, services, me, target_id, errors=errors, status_code=422)
+    every = f"every {saved.interval_hours} hours" if saved.interval_hours != 1 else "every hour"
+    message = f"Recurring {saved.profile} scan {every}." if saved.enabled else "Recurring scans stopped."
+    flash(request, message, "success")
+    return Redirect(f"/scanner/targets/{target_id}", status_code=HTTP_303_SEE_OTHER)
 
 
 @post("/scanner/targets/{target_id:int}/imports", guards=[require_user], include_in_schema=False, opt=CONTROLS)
@@ -359,6 +384,7 @@ ROUTES: list[ControllerRouterHandler] = [
     delete_target_form,
     verify_target_form,
     launch_scan_form,
+    schedule_form,
     import_form,
     scan_page,
     cancel_scan_form,

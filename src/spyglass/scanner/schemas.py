@@ -84,6 +84,16 @@ class ScanLaunchIn(msgspec.Struct, forbid_unknown_fields=True):
     families: list[str] = msgspec.field(default_factory=list)
 
 
+class ScheduleIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A target's recurring scan: every ``interval_hours`` (1–2160) with a profile as for ``ScanLaunchIn``;
+    ``enabled: false`` stops it."""
+
+    enabled: bool = True
+    interval_hours: int = 168
+    profile: Literal["passive", "active", "custom"] = "passive"
+    families: list[str] = msgspec.field(default_factory=list)
+
+
 class ImportIn(msgspec.Struct, forbid_unknown_fields=True):
     """Another scanner's report: the file's text and its ``format`` (zap, nuclei, wapiti, sarif; omit to detect)."""
 

@@ -319,9 +319,10 @@ async def get_target(session: AsyncSession, *, user_id: int, target_id: int) -> 
 
 
 async def delete_target(session: AsyncSession, *, target: ScanTarget) -> None:
-    """Delete a target with its scans and findings (refused while a scan of it runs)."""
+    """Delete a target with its scans, findings and recurring scan (refused while a scan of it runs)."""
     if await busy_scans(session, user_id=target.user_id, target_id=target.id):
         raise Conflict("A scan of this target is queued or running; cancel it first.")
+    await engine_service.delete_schedule(session, kind=SCAN_KIND, subject_id=target.id)
     await session.delete(target)
 
 

@@ -22,7 +22,7 @@ from spyglass.core.db import utcnow
 from spyglass.core.services import Services
 from spyglass.engine.context import RunContext
 from spyglass.engine.kinds import JobKind, PermanentError, RetryPolicy, register_kind
-from spyglass.scanner import findings, service, verification
+from spyglass.scanner import findings, schedules, service, verification
 from spyglass.scanner.callback import CallbackListener, start_from_settings
 from spyglass.scanner.contract import FindingCandidate, ScanAuth, ScanPlan, ScanProgress, ScanSummary
 from spyglass.scanner.models import Scan, ScanStatus, ScanTarget
@@ -208,7 +208,12 @@ async def _recheck_ownership(services: Services, target: ScanTarget) -> None:
 async def run_scan(ctx: RunContext) -> dict[str, Any]:
     """The ``scanner.scan`` handler."""
     services = ctx.services
-    scan_id = int(ctx.subject_id or 0)
+    if ctx.payload.get("scheduled"):  # a target's recurring scan: the run's subject is the target
+        scan_id = await schedules.scan_for_run(
+            services, run_id=ctx.run_id, target_id=int(ctx.subject_id or 0), user_id=ctx.user_id, payload=ctx.payload
+        )
+    else:
+        scan_id = int(ctx.subject_id or 0)
     started = await _start(services, scan_id)
     if started is None:
         return {"skipped": "the scan had already finished"}

@@ -84,7 +84,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scans")),
     )
     with op.batch_alter_table("scans", schema=None) as batch_op:
-        batch_op.create_index("ix_scans_run", ["run_id"], unique=False)
+        batch_op.create_index("ix_scans_run", ["run_id"], unique=True)
         batch_op.create_index("ix_scans_target_created", ["target_id", "created_at"], unique=False)
         batch_op.create_index("ix_scans_user_created", ["user_id", "created_at"], unique=False)
 
