@@ -104,7 +104,7 @@ async def test_digest_mode_gathers_events_into_one_email(services: Services, smt
     assert await send_due_digests(services) == 0  # a re-run writes nothing twice
     await drain(services)
     message = smtp_server.wait_for_message(to="ann@example.com")
-    assert message["Subject"] == "Spyglass digest: 2 update(s)"
+    assert message["Subject"] == "Spyglass digest: 1 update(s)"  # one search: its two runs merge
     text = message_text(message)
     assert "<b>Bike 1</b>" in text and "Bike 2" in text
     html = html_of(message)

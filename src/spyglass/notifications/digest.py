@@ -7,7 +7,7 @@ the digest's key names the newest entry, so a re-run after a crash creates nothi
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
@@ -41,7 +41,7 @@ async def send_due_digests(services: Services) -> int:
                 event=EVENT_DIGEST,
                 payload={
                     "channel_id": channel.id,
-                    "entries": [{"event": n.event, "payload": n.payload} for _, n in entries],
+                    "entries": merge_entries([(n.event, n.payload) for _, n in entries]),
                 },
                 key=f"digest:{channel.id}:{entries[-1][0].id}",
             )
@@ -52,3 +52,32 @@ async def send_due_digests(services: Services) -> int:
             )
             written += 1
     return written
+
+
+def merge_entries(items: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Digest entries in order; new-listing entries of one saved search become one (counts summed,
+    listings concatenated) so a search that ran many times reads as one line."""
+    merged: list[dict[str, Any]] = []
+    by_search: dict[Any, dict[str, Any]] = {}
+    for event, payload in items:
+        search_id = payload.get("search_id") if event == outbox.EVENT_NEW_LISTINGS else None
+        if search_id is None:
+            merged.append({"event": event, "payload": payload})
+            continue
+        listings = list(payload.get("listings") or [])
+        count = _count(payload, listings)
+        entry = by_search.get(search_id)
+        if entry is None:
+            entry = {"event": event, "payload": {**payload, "count": count, "listings": listings}}
+            by_search[search_id] = entry
+            merged.append(entry)
+        else:
+            combined = entry["payload"]
+            combined["count"] += count
+            combined["listings"] = combined["listings"] + listings
+    return merged
+
+
+def _count(payload: dict[str, Any], listings: list[Any]) -> int:
+    count = payload.get("count")
+    return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else len(listings)

@@ -364,11 +364,15 @@ def plan(notification: Notification, user: User, channels: list[Channel], now: d
             return [_account(user, "the channel was deleted")]
         respect_quiet = event == EVENT_DIGEST
         return [_channel_destination(channel, DeliveryMode.INSTANT, now if respect_quiet else None)]
+    # A market search in digest mode flags its alerts: they wait for the digest even on instant channels
+    # (a digest channel never becomes instant because of the flag).
+    digest_flagged = event == outbox.EVENT_NEW_LISTINGS and payload.get("digest") is True
     destinations = []
     for channel in channels:
         mode = (channel.subscriptions or {}).get(event)
         if channel.enabled and mode in (DeliveryMode.INSTANT.value, DeliveryMode.DIGEST.value):
-            destinations.append(_channel_destination(channel, DeliveryMode(mode), now))
+            chosen = DeliveryMode.DIGEST if digest_flagged else DeliveryMode(mode)
+            destinations.append(_channel_destination(channel, chosen, now))
     if not destinations and event in ACCOUNT_FALLBACK_EVENTS:
         destinations.append(Destination(ACCOUNT_DESTINATION, ChannelKind.EMAIL, user.email, "Email (account)", None))
     return destinations
