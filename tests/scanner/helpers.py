@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from spyglass.config import Settings
 from spyglass.core.db import utcnow
 from spyglass.core.security import new_token
 from spyglass.core.services import Services
+from spyglass.engine.models import Run
 from spyglass.scanner.models import Scan, ScanStatus, ScanTarget
 from spyglass.scanner.verification import new_token as new_verification_token
 from tests.conftest import make_settings
@@ -77,3 +80,18 @@ async def make_scan(services: Services, user: User, target_id: int, *, status: s
         session.add(scan)
         await session.flush()
         return scan.id
+
+
+async def wait_for_scan(services: Services, scan_id: int, timeout: float = 30.0) -> Scan:
+    """The scan once it and its run have both finished (the runner records the run after the handler returns)."""
+    finished = ("succeeded", "failed", "cancelled")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        async with services.db.session() as session:
+            scan = await session.get(Scan, scan_id)
+            assert scan is not None
+            run = await session.get(Run, scan.run_id) if scan.run_id else None
+            if scan.status in finished and (run is None or run.status in finished):
+                return scan
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"scan {scan_id} did not finish within {timeout} s")

@@ -19,8 +19,7 @@ from spyglass.engine.engine import Engine
 from spyglass.scanner import findings
 from spyglass.scanner.contract import FindingCandidate
 from spyglass.scanner.models import Finding, Scan, ScanTarget
-from tests.scanner.helpers import bearer, make_target, scanner_settings
-from tests.scanner.test_scans import wait_for_scan
+from tests.scanner.helpers import bearer, make_target, scanner_settings, wait_for_scan
 from tests.support.factories import create_user
 from tests.support.http_server import LocalHttpServer, Reply, ServerRequest
 

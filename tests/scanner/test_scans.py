@@ -25,7 +25,7 @@ from spyglass.scanner.contract import FindingCandidate, ScanProgress
 from spyglass.scanner.models import Finding, Scan, ScanTarget
 from spyglass.scanner.priority import compute_priority, scan_risk_score
 from spyglass.scanner.tasks import ScanRecorder
-from tests.scanner.helpers import bearer, make_scan, make_target, scanner_settings
+from tests.scanner.helpers import bearer, make_scan, make_target, scanner_settings, wait_for_scan
 from tests.support.factories import create_user
 from tests.support.http_server import LocalHttpServer, Reply, ServerRequest
 from tests.support.tenancy import assert_isolated, assert_not_listed
@@ -65,21 +65,6 @@ async def engine(services: Services) -> AsyncIterator[Engine]:
         yield started
     finally:
         await started.stop(grace_seconds=1)
-
-
-async def wait_for_scan(services: Services, scan_id: int, timeout: float = 30.0) -> Scan:
-    """The scan once it and its run have both finished (the runner records the run after the handler returns)."""
-    finished = ("succeeded", "failed", "cancelled")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        async with services.db.session() as session:
-            scan = await session.get(Scan, scan_id)
-            assert scan is not None
-            run = await session.get(Run, scan.run_id) if scan.run_id else None
-            if scan.status in finished and (run is None or run.status in finished):
-                return scan
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"scan {scan_id} did not finish within {timeout} s")
 
 
 def sqli(**overrides: object) -> FindingCandidate:

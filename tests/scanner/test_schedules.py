@@ -22,8 +22,7 @@ from spyglass.engine.engine import Engine
 from spyglass.engine.models import Run, Schedule
 from spyglass.scanner import schedules
 from spyglass.scanner.models import Scan
-from tests.scanner.helpers import bearer, make_target, scanner_settings
-from tests.scanner.test_scans import wait_for_scan
+from tests.scanner.helpers import bearer, make_target, scanner_settings, wait_for_scan
 from tests.support.factories import DEFAULT_PASSWORD, create_user
 from tests.support.http_server import LocalHttpServer, Reply, ServerRequest
 from tests.support.tenancy import assert_isolated
