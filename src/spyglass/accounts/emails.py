@@ -1,4 +1,4 @@
-"""Account emails (verification, password reset, email change) leave through the notifications outbox.
+"""Account emails (verification, password reset, email change, welcome) leave through the notifications outbox.
 
 The request writes the outbox row in its own transaction (so a rolled-back request sends nothing)
 and returns a background task that delivers it right after the commit; if that attempt fails the
@@ -17,6 +17,7 @@ from litestar.background_tasks import BackgroundTask
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.core.services import Services
+from spyglass.feedback.onboarding import send_welcome, welcome_key
 from spyglass.notifications import outbox
 
 logger = logging.getLogger("spyglass.accounts.mail")
@@ -52,6 +53,12 @@ async def queue_email_change(
     """Asks the owner of a new address to confirm it before the account switches to it."""
     payload = {"to": to, "username": username, "link": link, "ttl_hours": ttl_hours}
     return await _queue(db, services, user_id=user_id, event=outbox.EVENT_CHANGE_EMAIL, payload=payload)
+
+
+async def queue_welcome(db: AsyncSession, services: Services, *, user_id: int, to: str, username: str) -> BackgroundTask:
+    """The welcome email, once per account (its outbox key is per user), sent when the address is verified."""
+    await send_welcome(db, user_id=user_id, username=username, email=to, base_url=services.settings.base_url)
+    return BackgroundTask(deliver_now, services, [welcome_key(user_id)])
 
 
 async def deliver_now(services: Services, keys: list[str]) -> None:

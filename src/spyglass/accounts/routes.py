@@ -241,9 +241,13 @@ async def verify_email_submit(
     form = await request.form()
     token = await service.valid_account_token(db=db, raw=form_text(form, "token"), purposes=EMAIL_PURPOSES)
     account, previous = await service.confirm_email(db=db, token=token)
+    jobs: list[BackgroundTask] = []
     if previous is None:
         record(db, AuditAction.EMAIL_VERIFIED, user_id=account.id, connection=request)
         flash(request, "Thank you: your email address is verified.", "success")
+        jobs.append(
+            await emails.queue_welcome(db, services, user_id=account.id, to=account.email, username=account.username)
+        )
     else:
         record(
             db,
@@ -255,7 +259,7 @@ async def verify_email_submit(
         flash(request, f"Your email address is now {account.email}.", "success")
     await forget_user(services, account.id)
     target = "/account" if user is not None and user.id == account.id else "/login"
-    return Redirect(target, status_code=303, background=_after_commit(_forget(services, account.id)))
+    return Redirect(target, status_code=303, background=_after_commit(_forget(services, account.id), *jobs))
 
 
 @post("/account/verify/resend", guards=[require_session], opt={"rate_limit": "settings"}, include_in_schema=False)
