@@ -55,7 +55,9 @@ async def queue_email_change(
     return await _queue(db, services, user_id=user_id, event=outbox.EVENT_CHANGE_EMAIL, payload=payload)
 
 
-async def queue_welcome(db: AsyncSession, services: Services, *, user_id: int, to: str, username: str) -> BackgroundTask:
+async def queue_welcome(
+    db: AsyncSession, services: Services, *, user_id: int, to: str, username: str
+) -> BackgroundTask:
     """The welcome email, once per account (its outbox key is per user), sent when the address is verified."""
     await send_welcome(db, user_id=user_id, username=username, email=to, base_url=services.settings.base_url)
     return BackgroundTask(deliver_now, services, [welcome_key(user_id)])
