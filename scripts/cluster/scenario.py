@@ -3,6 +3,7 @@ dealt to real processes; the verdicts come from the database and the SMTP sink."
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 import urllib.parse
@@ -193,6 +194,21 @@ def run_searches_now(user: User, search_ids: list[int]) -> list[int]:
     return runs
 
 
+def live_events(user: User, run_id: int, timeout: float = 120.0) -> list[tuple[str, dict[str, Any]]]:
+    """The server-sent events of a run read through nginx until the run ends: (event, data) pairs."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    kind = "message"
+    with user.http.stream("GET", f"/runs/{run_id}/events", timeout=timeout) as stream:
+        if stream.status_code != 200:
+            return events
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                events.append((kind, json.loads(line.split(":", 1)[1])))
+    return events
+
+
 def unfinished_runs(db: Database) -> int:
     return int(db.value("SELECT count(*) FROM runs WHERE status IN ('queued', 'running')") or 0)
 
@@ -238,6 +254,15 @@ def run_scenario(stack: Stack, report: Report) -> None:
     search_ids, target_id = set_up_bots(stack, user, report)
     first_scan = launch_scan(user, target_id) if target_id else None
     report.check("start a scan", first_scan is not None)
+    if first_scan is not None:
+        events = live_events(user, first_scan)
+        progress = [data for kind, data in events if kind == "progress"]
+        last = events[-1][1].get("status") if events else None
+        report.check(
+            "live progress of the scan streams through nginx (SSE unbuffered)",
+            bool(progress) and last == "succeeded",
+            f"{len(progress)} progress events, last status {last}",
+        )
     first_round = wait_for(lambda: unfinished_runs(db) == 0 and db.value("SELECT count(*) FROM runs") >= 4, 150)
     report.check("the searches' first runs (scheduled by the leader) and the scan finish", bool(first_round))
     listings = db.value("SELECT count(*) FROM market_listings")

@@ -130,25 +130,34 @@ async def test_a_user_deactivated_on_one_instance_is_refused_on_the_others(
             assert (await client.get("/api/v1/me")).status_code == 401, f"{client.base_url} still lets the user in"
 
 
+async def run_events(client: httpx.AsyncClient, run_id: int) -> list[tuple[str, dict[str, object]]]:
+    """The server-sent events of a run, read until the server ends the stream."""
+    events: list[tuple[str, dict[str, object]]] = []
+    async with client.stream("GET", f"/runs/{run_id}/events", timeout=60.0) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        kind = "message"
+        async for line in stream.aiter_lines():
+            if line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                events.append((kind, json.loads(line.split(":", 1)[1])))
+    return events
+
+
+async def enqueue_probe(services: Services, user: User, **payload: object) -> int:
+    async with services.db.session(write=True) as session:
+        run = await engine_service.enqueue_run(session, kind=PROBE_KIND, user_id=user.id, payload=payload)
+        return run.id
+
+
 async def test_live_progress_of_a_worker_run_streams_from_another_instance(
     cluster: Cluster, services: Services
 ) -> None:
     user = await create_user(services)
     async with clients(cluster) as instances:
         await signed_in(instances, user)
-        async with services.db.session(write=True) as session:
-            run = await engine_service.enqueue_run(session, kind=PROBE_KIND, user_id=user.id, payload={"sleep": 3})
-            run_id = run.id
-        events: list[tuple[str, dict[str, object]]] = []
-        async with instances[2].stream("GET", f"/runs/{run_id}/events", timeout=60.0) as stream:
-            assert stream.status_code == 200
-            assert stream.headers["content-type"].startswith("text/event-stream")
-            kind = "message"
-            async for line in stream.aiter_lines():
-                if line.startswith("event:"):
-                    kind = line.split(":", 1)[1].strip()
-                elif line.startswith("data:"):
-                    events.append((kind, json.loads(line.split(":", 1)[1])))
+        events = await run_events(instances[2], await enqueue_probe(services, user, sleep=3))
     kinds = [kind for kind, _ in events]
     assert kinds[0] == "run"
     progress = [data for kind, data in events if kind == "progress"]
@@ -156,3 +165,14 @@ async def test_live_progress_of_a_worker_run_streams_from_another_instance(
     percents = [int(str(data["progress"])) for data in progress if data.get("progress") is not None]
     assert percents == sorted(percents) and percents, f"progress went backwards or was missing: {progress}"
     assert events[-1][1]["status"] == "succeeded"
+
+
+async def test_the_live_stream_outlasts_a_silence_longer_than_its_poll(cluster: Cluster, services: Services) -> None:
+    """The run fails once and waits 5 s before its retry: no event for longer than the stream's 2 s poll."""
+    user = await create_user(services)
+    async with clients(cluster) as instances:
+        await signed_in(instances, user)
+        run_id = await enqueue_probe(services, user, fail="transient", fail_attempts=1, retry_after=5, sleep=1)
+        events = await run_events(instances[1], run_id)
+    assert any(str(data.get("stage", "")).startswith("retrying") for _, data in events), events
+    assert events[-1][1]["status"] == "succeeded", f"the stream ended before the run did: {events[-3:]}"

@@ -4,6 +4,7 @@ server-sent events, and the admin's engine page (queue, workers, failed runs, re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -115,15 +116,24 @@ async def _event_stream(services: Services, run_id: int, snapshot: dict[str, Any
     if RunStatus(snapshot["status"]).is_terminal:
         return
     events = services.run_events.subscribe(run_id).__aiter__()
+    # The next event is awaited in a task that outlives each poll: cancelling the subscription's own __anext__ on a
+    # timeout would close it, and the next call would end the stream with StopAsyncIteration.
+    next_event: asyncio.Future[Any] | None = None
     try:
         while True:
-            try:
-                async with asyncio.timeout(SSE_POLL_SECONDS):
-                    event = await events.__anext__()
+            if next_event is None:
+                next_event = asyncio.ensure_future(events.__anext__())
+            done, _ = await asyncio.wait({next_event}, timeout=SSE_POLL_SECONDS)
+            if done:
+                try:
+                    event = next_event.result()
+                except StopAsyncIteration:
+                    break
+                next_event = None
                 yield ServerSentEventMessage(data=json.dumps(event), event="progress")
                 if event.get("status") in {s.value for s in RunStatus if s.is_terminal}:
                     break
-            except TimeoutError:
+            else:
                 # Events are best effort; the row is the truth, so re-read it every few seconds.
                 async with services.db.session() as session:
                     run = await session.get(Run, run_id)
@@ -133,6 +143,10 @@ async def _event_stream(services: Services, run_id: int, snapshot: dict[str, Any
                 if RunStatus(run.status).is_terminal:
                     break
     finally:
+        if next_event is not None and not next_event.done():
+            next_event.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await next_event
         await events.aclose()  # type: ignore[attr-defined]
 
 
