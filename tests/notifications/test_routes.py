@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from spyglass.audit.service import AuditAction
 from spyglass.core.services import Services
 from spyglass.notifications import outbox
 from spyglass.notifications.models import Channel
@@ -114,8 +115,8 @@ async def test_send_test_button_delivers_and_the_log_shows_it(
     deleted = await post_form(client, f"/notifications/channels/{channel_id}/delete", follow_redirects=False)
     assert deleted.status_code == 303
     assert [a for a in await audit_actions(services) if a.startswith("notifications.")] == [
-        "notifications.channel_added",
-        "notifications.channel_deleted",
+        AuditAction.CHANNEL_ADDED,
+        AuditAction.CHANNEL_DELETED,
     ]
     [kept] = (await client.get("/api/v1/notifications/deliveries")).json()["items"]
     assert kept["channel_id"] is None and kept["channel"] == "My hook"  # the log outlives the channel
@@ -185,7 +186,7 @@ async def test_one_click_unsubscribe_from_the_email_works_without_login(
         assert outbox.EVENT_PRICE_DROP in (await channel_row(services, channel.id)).subscriptions  # GET changes nothing
         done = await mail_client.post(path, data={"List-Unsubscribe": "One-Click"})
     assert done.status_code == 200 and "no longer receives price drops" in done.text
-    assert "notifications.unsubscribed" in await audit_actions(services, ann.id)
+    assert AuditAction.UNSUBSCRIBED in await audit_actions(services, ann.id)
     assert (await channel_row(services, channel.id)).subscriptions == {outbox.EVENT_NEW_LISTINGS: "instant"}
     await emit(services, ann.id, outbox.EVENT_PRICE_DROP, {"title": "Lamp", "old_price": 2, "new_price": 1}, "drop:2")
     await drain(services)

@@ -21,7 +21,7 @@ from spyglass.accounts.auth import CurrentUser, require_admin, require_user
 from spyglass.accounts.emails import deliver_now
 from spyglass.accounts.models import User
 from spyglass.accounts.schemas import form_text, timezone_choices
-from spyglass.audit.service import record
+from spyglass.audit.service import AuditAction, record
 from spyglass.core.errors import InvalidInput, NotFound
 from spyglass.core.pagination import Page, PageRequest, paginate
 from spyglass.core.services import Services
@@ -36,15 +36,12 @@ from spyglass.web.templating import flash
 
 AnyRequest = Request[Any, Any, Any]
 MODES = ("", "instant", "digest")
-#: Audited actions (the target itself is never recorded: Apprise URLs hold secrets).
-CHANNEL_ADDED = "notifications.channel_added"
-CHANNEL_DELETED = "notifications.channel_deleted"
-UNSUBSCRIBED = "notifications.unsubscribed"
 
 
 def _audit(
     db: AsyncSession, action: str, request: AnyRequest, user_id: int, channel: Channel | None, **more: Any
 ) -> None:
+    """Record ``action`` (an :class:`AuditAction`); the target itself is never recorded: Apprise URLs hold secrets."""
     details: dict[str, Any] = {**more}
     if channel is not None:
         details.update({"channel_id": channel.id, "kind": channel.kind, "label": channel.label})
@@ -151,7 +148,7 @@ async def add_channel_page(
         errors = dict(exc.detail) if isinstance(exc.detail, dict) else {}
         errors.setdefault("form", exc.message)
         return await _channels_page(db, services, me, status=422, errors=errors, values=values)
-    _audit(db, CHANNEL_ADDED, request, me.id, channel)
+    _audit(db, AuditAction.CHANNEL_ADDED, request, me.id, channel)
     if channel.verified:
         flash(request, f"Channel “{channel.label}” added. Press “Send test” to check it.", "success")
         return Redirect(f"/notifications/channels/{channel.id}", status_code=303)
@@ -240,7 +237,7 @@ async def test_channel_page(
 )
 async def delete_channel_page(request: AnyRequest, db: AsyncSession, me: CurrentUser, channel_id: int) -> Redirect:
     channel = await service.delete_channel(db, user_id=me.id, channel_id=channel_id)
-    _audit(db, CHANNEL_DELETED, request, me.id, channel)
+    _audit(db, AuditAction.CHANNEL_DELETED, request, me.id, channel)
     flash(request, "Channel deleted.", "success")
     return Redirect("/notifications", status_code=303)
 
@@ -277,7 +274,7 @@ async def unsubscribe_submit(request: AnyRequest, db: AsyncSession, services: Se
         raise NotFound("This unsubscribe link is not valid. Change what you receive on the notifications page.")
     done = await service.unsubscribe(db, what)
     if await db.get(User, what.user_id) is not None:
-        _audit(db, UNSUBSCRIBED, request, what.user_id, None, channel_id=what.channel_id, event=what.event)
+        _audit(db, AuditAction.UNSUBSCRIBED, request, what.user_id, None, channel_id=what.channel_id, event=what.event)
     return Template("notifications/unsubscribe.html", context={"token": token, "done": done})
 
 
@@ -410,7 +407,7 @@ async def add_channel_api(
     channel = await service.add_channel(
         db, settings=services.settings, user=account, data=ChannelInput(**msgspec.structs.asdict(data))
     )
-    _audit(db, CHANNEL_ADDED, request, me.id, channel)
+    _audit(db, AuditAction.CHANNEL_ADDED, request, me.id, channel)
     if channel.verified:
         return Response(channel_to_dict(channel), status_code=HTTP_201_CREATED)
     key = await service.request_verification(db, settings=services.settings, user=account, channel=channel)
@@ -458,7 +455,7 @@ async def update_channel_api(
 )
 async def delete_channel_api(request: AnyRequest, db: AsyncSession, me: CurrentUser, channel_id: int) -> None:
     channel = await service.delete_channel(db, user_id=me.id, channel_id=channel_id)
-    _audit(db, CHANNEL_DELETED, request, me.id, channel)
+    _audit(db, AuditAction.CHANNEL_DELETED, request, me.id, channel)
 
 
 @post(
