@@ -52,7 +52,16 @@ for entry in (str(ROOT / "src"), str(ROOT)):
 from sqlalchemy import func, select  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 
-from bench.engine import cpu_seconds, embedded, log_problems, machine_cpu, note, scratch, spyglass_env  # noqa: E402
+from bench.engine import (  # noqa: E402
+    cpu_seconds,
+    embedded,
+    log_problems,
+    machine_cpu,
+    note,
+    runqueue_wait_seconds,
+    scratch,
+    spyglass_env,
+)
 from spyglass.accounts.models import User  # noqa: E402
 from spyglass.core.db import Database  # noqa: E402
 from spyglass.engine import repository  # noqa: E402
@@ -256,7 +265,7 @@ async def run_figures(db: Database) -> dict[str, Any]:
     succeeded = [run for run in runs if run.status == RunStatus.SUCCEEDED.value]
     # One marketplace per search: a succeeded run without a marketplace error stored one results page.
     pages = sum(1 for run in succeeded if not (run.stats or {}).get("errors"))
-    finished = [run.finished_at for run in runs if run.finished_at is not None]
+    finished = sorted(run.finished_at for run in succeeded if run.finished_at is not None)
     errors = Counter((run.error or "")[:160] for run in runs if run.error)
     errors.update(str(e)[:160] for run in succeeded for e in ((run.stats or {}).get("errors") or {}).values())
     return {
@@ -268,14 +277,21 @@ async def run_figures(db: Database) -> dict[str, Any]:
         "listings_parsed": sum(int((run.stats or {}).get("fetched", 0)) for run in succeeded),
         "new_listings": sum(int((run.stats or {}).get("new_listings", 0)) for run in succeeded),
         "new_matches": sum(int((run.stats or {}).get("new_matches", 0)) for run in succeeded),
-        "last_finished_at": max(finished) if finished else None,
+        "finished_at": finished,
         "top_errors": [{"error": e, "count": n} for e, n in errors.most_common(5)],
         "stored": {(m, e): p for m, e, p in stored},
     }
 
 
 async def bench_spyglass(
-    plans: list[SearchPlan], *, users: int, origin: str, concurrency: int, workdir: Path, timeout: float
+    plans: list[SearchPlan],
+    *,
+    users: int,
+    origin: str,
+    concurrency: int,
+    workdir: Path,
+    timeout: float,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """``spyglass serve`` on SQLite runs every planned search once; pages/s, CPU per page, stored listings."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -298,18 +314,24 @@ async def bench_spyglass(
             owners = dict((await session.execute(select(SavedSearch.id, SavedSearch.user_id))).all())
         note(f"spyglass: {len(search_ids)} searches for {users} users inserted; queueing one run each")
         log_start = setup.logs[0].stat().st_size
-        cpu0, machine0 = cpu_seconds(process.pid), machine_cpu()
+        cpu0, machine0, wait0 = cpu_seconds(process.pid), machine_cpu(), runqueue_wait_seconds(process.pid)
         started_at, started = datetime.now(UTC), time.monotonic()
+        sampler = start_profiler(process.pid, profile) if profile else None
         await enqueue_runs(setup.db, search_ids, owners)
         await wait_until_done(setup.db, process, timeout)
-        cpu = cpu_seconds(process.pid) - cpu0
+        cpu, waited = cpu_seconds(process.pid) - cpu0, runqueue_wait_seconds(process.pid) - wait0
+        if sampler is not None:
+            sampler.send_signal(signal.SIGINT)
+            sampler.wait(timeout=60)
         elapsed_until_seen = time.monotonic() - started
         machine1 = machine_cpu()
         figures = await run_figures(setup.db)
         problems = log_problems(setup.logs[0], log_start)
-    last = figures.pop("last_finished_at")
-    elapsed = (last - started_at).total_seconds() if last is not None else elapsed_until_seen
+    finished = [(at.replace(tzinfo=UTC) - started_at).total_seconds() for at in figures.pop("finished_at")]
+    elapsed = finished[-1] if finished else elapsed_until_seen
     pages = figures["pages"]
+    # When 50/95/99 % of the runs had finished: a few runs retried after a backoff make a long tail.
+    done_by = {f"p{q}": round(finished[max(0, -(-len(finished) * q // 100) - 1)], 2) for q in (50, 95, 99)}
     return {
         "tool": "spyglass",
         "mode": "embedded (spyglass serve, SQLite)",
@@ -317,6 +339,9 @@ async def bench_spyglass(
         "elapsed_s": round(elapsed, 2),
         "pages_per_s": round(pages / elapsed, 1) if elapsed > 0 else 0.0,
         "listings_per_s": round(figures["listings_parsed"] / elapsed, 1) if elapsed > 0 else 0.0,
+        "finished_by_s": done_by,
+        "pages_per_s_first_95": round(0.95 * len(finished) / done_by["p95"], 1) if finished and done_by["p95"] else 0.0,
+        "runqueue_wait_percent": round(100 * waited / elapsed_until_seen, 1),
         # CPU of the server process while the runs went (its poll and the web side are included).
         "cpu_s": round(cpu, 2),
         "cpu_ms_per_page": round(1000 * cpu / max(1, pages), 2),
@@ -325,6 +350,16 @@ async def bench_spyglass(
         "log_error_examples": problems[:5],
         **figures,
     }
+
+
+def start_profiler(pid: int, output: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` (samples holding the GIL) until interrupted; collapsed stacks go to ``output``."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    found = [path for path in (Path(sys.executable).parent / "py-spy", SCRAPY_VENV / "bin" / "py-spy") if path.exists()]
+    if not found:
+        raise SystemExit(f"--profile needs py-spy: {SCRAPY_VENV}/bin/pip install py-spy")
+    args = [str(found[0]), "record", "--pid", str(pid), "--rate", "100", "--gil", "--format", "raw", "--nonblocking"]
+    return subprocess.Popen([*args, "--output", str(output)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 # -- Scrapy --------------------------------------------------------------------------------------------
@@ -407,8 +442,10 @@ async def run_benchmark(
     parse_seconds: float = 0.5,
     timeout: float = 600.0,
     keep: bool = False,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
-    """Run the benchmark; returns the results document (``parse_seconds`` 0 skips the parse table)."""
+    """Run the benchmark; returns the results document (``parse_seconds`` 0 skips the parse table;
+    ``profile``: py-spy the Spyglass server while the runs go, collapsed stacks to that file)."""
     plans = plan_searches(searches, users)
     served = served_listings(plans, step)
     load_before = os.getloadavg()
@@ -424,6 +461,7 @@ async def run_benchmark(
                 concurrency=concurrency,
                 workdir=workdir / "spyglass",
                 timeout=timeout,
+                profile=profile,
             )
             spyglass["simulator_cpu_s"] = round(cpu_seconds(simulator.pid) - sim_cpu0, 2)
             results.append(spyglass)
@@ -479,7 +517,17 @@ def print_report(document: dict[str, Any]) -> None:
         title=f"Market bots end to end: {settings['searches']:,} searches, {settings['users']} users, "
         f"{document['machine']['cpus']} CPUs (load {document['machine']['loadavg_before'][0]})"
     )
-    columns = ("tool", "pages", "elapsed s", "pages/s", "listings/s", "CPU ms/page", "failed", "listings = served")
+    columns = (
+        "tool",
+        "pages",
+        "elapsed s",
+        "95 % done s",
+        "pages/s",
+        "listings/s",
+        "CPU ms/page",
+        "retried",
+        "listings = served",
+    )
     for column in columns:
         table.add_column(column, justify="left" if column == "tool" else "right")
     for r in document["results"]:
@@ -488,10 +536,11 @@ def print_report(document: dict[str, Any]) -> None:
             r["tool"],
             str(r["pages"]),
             f"{r['elapsed_s']:g}",
+            str(r.get("finished_by_s", {}).get("p95", "")),
             f"{r['pages_per_s']:g}",
             f"{r['listings_per_s']:g}",
             f"{r['cpu_ms_per_page']:g}",
-            str(r["failed"]),
+            f"{r.get('retried', 0)} ({r['failed']} failed)",
             "yes" if check["equal"] else f"no ({check['missing']} missing, {check['extra']} extra)",
         )
     console.print(table)
@@ -527,6 +576,7 @@ def main() -> None:
     parser.add_argument("--no-parse", action="store_true")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder with databases and logs")
+    parser.add_argument("--profile", type=Path, help="py-spy the Spyglass server; collapsed stacks to this file")
     parser.add_argument("--serve-simulator", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_simulator:
@@ -541,6 +591,7 @@ def main() -> None:
             scrapy=not args.no_scrapy,
             parse_seconds=0 if args.no_parse else args.parse_seconds,
             keep=args.keep,
+            profile=args.profile,
         )
     )
     document["command"] = " ".join([".venv/bin/python", "bench/market.py", *sys.argv[1:]])

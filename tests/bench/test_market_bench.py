@@ -31,7 +31,9 @@ def test_the_plan_spreads_searches_over_adapters_and_users() -> None:
 
 
 async def test_a_small_run_stores_exactly_what_the_simulator_served() -> None:
-    document = await run_benchmark(searches=20, users=4, scrapy=HAS_SCRAPY, parse_seconds=0.05, timeout=120)
+    document = await run_benchmark(
+        searches=20, users=4, concurrency=4, scrapy=HAS_SCRAPY, parse_seconds=0.05, timeout=120
+    )
     spyglass = document["results"][0]
     assert spyglass["tool"] == "spyglass"
     assert spyglass["runs"] == 20 and spyglass["succeeded"] == 20 and spyglass["failed"] == 0
@@ -44,6 +46,7 @@ async def test_a_small_run_stores_exactly_what_the_simulator_served() -> None:
     assert spyglass["new_matches"] > 0
     assert spyglass["pages_per_s"] > 0 and spyglass["listings_per_s"] > spyglass["pages_per_s"]
     assert spyglass["cpu_ms_per_page"] > 0 and spyglass["simulator_cpu_s"] > 0
+    assert 0 < spyglass["finished_by_s"]["p50"] <= spyglass["finished_by_s"]["p95"] <= spyglass["elapsed_s"]
     assert document["settings"]["per_host_delay_s"] == 0 and document["machine"]["cpus"]
     cases = {row["case"]: row for row in document["parse"]}
     assert cases["craigslist JSON-LD only"]["listings"] > 100 and cases["craigslist JSON-LD only"]["median_ms"] > 0
