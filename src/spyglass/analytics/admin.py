@@ -3,7 +3,6 @@ marketplaces, scans and findings. Each series reads a window of days through an 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,9 +11,9 @@ from sqlalchemy import Float, bindparam, case, cast, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.accounts.models import User
-from spyglass.analytics.dashboard import SessionOpener, severity_rank
+from spyglass.analytics.dashboard import SessionOpener, read_all, severity_rank
 from spyglass.analytics.series import Series, make_series
-from spyglass.analytics.sql import day_of, dialect_of, seconds_between, window_start
+from spyglass.analytics.sql import day_of, seconds_between, window_start
 from spyglass.engine.models import Run, RunStatus
 from spyglass.feedback.models import Feedback, FeedbackKind, FeedbackStatus
 from spyglass.market.models import Listing
@@ -25,17 +24,13 @@ from spyglass.scanner.models import Finding, Scan, ScanStatus
 ACTIVE_WINDOWS = (1, 7, 30)
 
 
-#: Admin figures read at once on PostgreSQL (connections one cold computation may hold).
-PARALLEL_READS = 4
-
-
 async def admin_analytics(
     open_session: SessionOpener, *, days: int, now: datetime, top: int = 10, parallel: bool = False
 ) -> dict[str, Any]:
     """Cards and series of the admin analytics page over the last ``days`` days (UTC).
 
     Each figure is one query in its own session from ``open_session``; with ``parallel`` (PostgreSQL)
-    up to ``PARALLEL_READS`` of them run at once.
+    up to ``dashboard.PARALLEL_READS`` of them run at once.
     """
     since = window_start(days, now)
     parts: list[Callable[[AsyncSession, str], Awaitable[Any]]] = [
@@ -52,17 +47,7 @@ async def admin_analytics(
         lambda s, d: scans_per_day(s, since, d),
         lambda s, d: findings_by_severity(s, since),
     ]
-    if parallel:
-        slots = asyncio.Semaphore(PARALLEL_READS)
-
-        async def read(part: Callable[[AsyncSession, str], Awaitable[Any]]) -> Any:
-            async with slots, open_session() as session:
-                return await part(session, dialect_of(session))
-
-        values = await asyncio.gather(*(read(part) for part in parts))
-    else:
-        async with open_session() as session:
-            values = [await part(session, dialect_of(session)) for part in parts]
+    values = await read_all(open_session, parts, parallel=parallel)
     cards = {"active_users": values[0], "notifications": values[1]}
     return {"days": days, "since": since.date().isoformat(), "cards": cards, "series": list(values[2:])}
 
