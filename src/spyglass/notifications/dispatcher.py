@@ -44,6 +44,7 @@ from spyglass.notifications.models import (
 )
 from spyglass.notifications.quiet_hours import quiet_until
 from spyglass.notifications.rendering import EVENT_DIGEST, Message, known_events, render
+from spyglass.notifications.sealing import UnreadableTarget, open_target
 from spyglass.notifications.unsubscribe import ALL_EVENTS, Unsubscribe, unsubscribe_url
 
 if TYPE_CHECKING:
@@ -237,10 +238,12 @@ class OutboxDispatcher:
         try:
             if message is None:
                 raise DeliveryError("The message could not be rendered.", permanent=True)
+            try:
+                target = open_target(self._secret, destination.target)
+            except UnreadableTarget as exc:
+                raise DeliveryError(str(exc), permanent=True) from None
             async with asyncio.timeout(self.settings.notifications_send_timeout_seconds):
-                await sender_for(kind).send(
-                    self.services, destination.target, message, self._envelope(notification, destination)
-                )
+                await sender_for(kind).send(self.services, target, message, self._envelope(notification, destination))
         except (DeliveryError, TimeoutError) as exc:
             permanent = isinstance(exc, DeliveryError) and exc.permanent
             self.metrics.failed.labels(kind, "yes" if permanent else "no").inc()

@@ -190,7 +190,7 @@ async def channel_page(db: AsyncSession, me: CurrentUser, channel_id: int) -> Te
     include_in_schema=False,
 )
 async def save_channel_page(
-    request: AnyRequest, db: AsyncSession, me: CurrentUser, channel_id: int
+    request: AnyRequest, db: AsyncSession, services: Services, me: CurrentUser, channel_id: int
 ) -> Template | Redirect:
     form = await request.form()
     channel = await get_owned(db, Channel, channel_id, me.id, what="channel")
@@ -203,7 +203,9 @@ async def save_channel_page(
             timezone=form_text(form, "timezone"),
             enabled=form_text(form, "enabled") == "true",
         )
-        await service.update_channel(db, user=await _account(db, me), channel_id=channel_id, data=data)
+        await service.update_channel(
+            db, settings=services.settings, user=await _account(db, me), channel_id=channel_id, data=data
+        )
     except InvalidInput as exc:
         await db.rollback()
         channel = await get_owned(db, Channel, channel_id, me.id, what="channel")
@@ -436,10 +438,14 @@ async def get_channel_api(db: AsyncSession, me: CurrentUser, channel_id: int) ->
     responses=CHANNEL_ERRORS,
 )
 async def update_channel_api(
-    db: AsyncSession, me: CurrentUser, channel_id: int, data: JSONBody[ChannelUpdate]
+    db: AsyncSession, services: Services, me: CurrentUser, channel_id: int, data: JSONBody[ChannelUpdate]
 ) -> dict[str, Any]:
     channel = await service.update_channel(
-        db, user=await _account(db, me), channel_id=channel_id, data=ChannelInput(**msgspec.structs.asdict(data))
+        db,
+        settings=services.settings,
+        user=await _account(db, me),
+        channel_id=channel_id,
+        data=ChannelInput(**msgspec.structs.asdict(data)),
     )
     return channel_to_dict(channel)
 

@@ -21,6 +21,7 @@ from spyglass.notifications import outbox
 from spyglass.notifications.channels import sender_for
 from spyglass.notifications.models import Channel, ChannelKind, Delivery, DeliveryMode
 from spyglass.notifications.quiet_hours import format_hhmm, parse_hhmm, valid_timezone
+from spyglass.notifications.sealing import seal_target
 from spyglass.notifications.unsubscribe import ALL_EVENTS, Unsubscribe
 
 MAX_CHANNELS_PER_USER = 20
@@ -139,7 +140,7 @@ async def add_channel(session: AsyncSession, *, settings: Settings, user: User, 
         user_id=user.id,
         kind=sender.kind.value,
         label=label,
-        target=valid.target,
+        target=_stored_target(settings.secret(), sender.kind.value, valid.target),
         target_hint=valid.hint,
         verified=sender.kind == ChannelKind.APPRISE or (valid.target == user.email and user.email_verified),
         enabled=True if data.enabled is None else data.enabled,
@@ -171,9 +172,20 @@ async def request_verification(session: AsyncSession, *, settings: Settings, use
     return key
 
 
-async def update_channel(session: AsyncSession, *, user: User, channel_id: int, data: ChannelInput) -> Channel:
-    """Change a channel's name, subscriptions, quiet hours or enabled flag (the target stays)."""
+def _stored_target(secret: str, kind: str, target: str) -> str:
+    """Apprise URLs are stored encrypted; email addresses stay readable (they are looked up and shown)."""
+    return seal_target(secret, target) if kind == ChannelKind.APPRISE.value else target
+
+
+async def update_channel(
+    session: AsyncSession, *, settings: Settings, user: User, channel_id: int, data: ChannelInput
+) -> Channel:
+    """Change a channel's name, subscriptions, quiet hours or enabled flag (the target stays, but a target
+    stored in clear before encryption existed is sealed now)."""
     channel = await get_owned(session, Channel, channel_id, user.id, what="channel")
+    sealed = _stored_target(settings.secret(), channel.kind, channel.target)
+    if sealed != channel.target:
+        channel.target = sealed
     if data.label is not None:
         channel.label = _check_label(data.label)
     if data.subscriptions is not None:
