@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/market.py                          # 1,000 searches, 50 users, Scrapy, parse table
     .venv/bin/python bench/market.py --searches 200 --no-scrapy --no-parse
+    .venv/bin/python bench/market.py --mode distributed      # 2 workers on PostgreSQL + Redis (or --mode both)
 
 What runs, all on 127.0.0.1:
 
@@ -17,6 +18,8 @@ What runs, all on 127.0.0.1:
    is queued in one transaction. A page is one results page fetched, parsed and stored by a run; the
    figures come from the runs table (first commit to last finish) and ``/proc`` (CPU of the server).
    Every stored listing is compared with what the simulator's catalogue says it served.
+   ``--mode distributed``: the same with two ``spyglass worker`` processes on a throwaway PostgreSQL
+   (fsync off, like the test suite's) and Redis, as ``bench/engine.py`` does.
 3. ``bench/scrapy_spider.py`` in its own virtual environment (``bench/.venv-scrapy``, created with pip
    on first use) fetching the same URLs (duplicates included, as each search fetches its own page) with
    the same concurrency and robots.txt obeyed, extracting the same fields and writing them to a JSON
@@ -38,6 +41,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -50,10 +54,12 @@ for entry in (str(ROOT / "src"), str(ROOT)):
         sys.path.insert(0, entry)
 
 from sqlalchemy import func, select  # noqa: E402
-from tests.support.servers import free_port  # noqa: E402
+from tests.support.servers import free_port, postgres_server, redis_server  # noqa: E402
 
 from bench.engine import (  # noqa: E402
     cpu_seconds,
+    create_database,
+    distributed,
     embedded,
     log_problems,
     machine_cpu,
@@ -233,13 +239,14 @@ async def enqueue_runs(db: Database, search_ids: list[int], owners: dict[int, in
         )
 
 
-async def wait_until_done(db: Database, process: subprocess.Popen[bytes], timeout: float) -> None:
+async def wait_until_done(db: Database, processes: list[subprocess.Popen[bytes]], timeout: float) -> None:
     """Until no market.search run is queued or running (or ``timeout`` seconds passed)."""
     deadline = time.monotonic() + timeout
     pending = RunStatus.QUEUED.value, RunStatus.RUNNING.value
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"spyglass serve exited with {process.returncode}")
+        for process in processes:
+            if process.poll() is not None:
+                raise SystemExit(f"a Spyglass process exited with {process.returncode}")
         async with db.session() as session:
             left = await session.scalar(
                 select(func.count()).select_from(Run).where(Run.kind == SEARCH_KIND, Run.status.in_(pending))
@@ -292,10 +299,25 @@ async def bench_spyglass(
     workdir: Path,
     timeout: float,
     profile: Path | None = None,
+    postgres_admin_url: str | None = None,
+    redis_url: str | None = None,
 ) -> dict[str, Any]:
-    """``spyglass serve`` on SQLite runs every planned search once; pages/s, CPU per page, stored listings."""
+    """Spyglass runs every planned search once; pages/s, CPU per page, stored listings.
+
+    ``spyglass serve`` on SQLite, or with ``postgres_admin_url`` and ``redis_url`` two ``spyglass worker``
+    processes on a fresh PostgreSQL database and Redis (``profile`` then samples the first worker)."""
     workdir.mkdir(parents=True, exist_ok=True)
+    distributed_urls: dict[str, str] = {}
+    if postgres_admin_url and redis_url:
+        from redis.asyncio import Redis
+
+        database_url = await create_database(postgres_admin_url, "bench_market")
+        redis = Redis.from_url(redis_url)
+        await redis.flushdb()
+        await redis.aclose()
+        distributed_urls = {"database_url": database_url, "redis_url": redis_url}
     env = spyglass_env(
+        **distributed_urls,
         data_dir=str(workdir / "data"),
         secret_key=BENCH_SECRET,
         allow_private_targets="127.0.0.1/32",
@@ -307,26 +329,29 @@ async def bench_spyglass(
         log_level="WARNING",
         rate_limit_enabled="false",
     )
-    async with embedded(env, workdir) as setup:
-        [process] = setup.workers
+    context = (
+        distributed(env, workdir, distributed_urls["database_url"]) if distributed_urls else embedded(env, workdir)
+    )
+    async with context as setup:
+        pids = [process.pid for process in setup.workers]
         search_ids = await insert_searches(setup.db, plans, users)
         async with setup.db.session() as session:
             owners = dict((await session.execute(select(SavedSearch.id, SavedSearch.user_id))).all())
         note(f"spyglass: {len(search_ids)} searches for {users} users inserted; queueing one run each")
-        log_start = setup.logs[0].stat().st_size
-        cpu0, machine0, wait0 = cpu_seconds(process.pid), machine_cpu(), runqueue_wait_seconds(process.pid)
+        log_start = [log.stat().st_size for log in setup.logs]
+        cpu0, machine0, wait0 = sum(map(cpu_seconds, pids)), machine_cpu(), sum(map(runqueue_wait_seconds, pids))
         started_at, started = datetime.now(UTC), time.monotonic()
-        sampler = start_profiler(process.pid, profile) if profile else None
+        sampler = start_profiler(pids[0], profile) if profile else None
         await enqueue_runs(setup.db, search_ids, owners)
-        await wait_until_done(setup.db, process, timeout)
-        cpu, waited = cpu_seconds(process.pid) - cpu0, runqueue_wait_seconds(process.pid) - wait0
+        await wait_until_done(setup.db, setup.workers, timeout)
+        cpu, waited = sum(map(cpu_seconds, pids)) - cpu0, sum(map(runqueue_wait_seconds, pids)) - wait0
         if sampler is not None:
             sampler.send_signal(signal.SIGINT)
             sampler.wait(timeout=60)
         elapsed_until_seen = time.monotonic() - started
         machine1 = machine_cpu()
         figures = await run_figures(setup.db)
-        problems = log_problems(setup.logs[0], log_start)
+        problems = [line for log, first in zip(setup.logs, log_start, strict=True) for line in log_problems(log, first)]
     finished = [(at.replace(tzinfo=UTC) - started_at).total_seconds() for at in figures.pop("finished_at")]
     elapsed = finished[-1] if finished else elapsed_until_seen
     pages = figures["pages"]
@@ -334,15 +359,18 @@ async def bench_spyglass(
     done_by = {f"p{q}": round(finished[max(0, -(-len(finished) * q // 100) - 1)], 2) for q in (50, 95, 99)}
     return {
         "tool": "spyglass",
-        "mode": "embedded (spyglass serve, SQLite)",
+        "mode": "distributed (2 workers, PostgreSQL + Redis)"
+        if distributed_urls
+        else "embedded (spyglass serve, SQLite)",
         "concurrency": concurrency,
         "elapsed_s": round(elapsed, 2),
         "pages_per_s": round(pages / elapsed, 1) if elapsed > 0 else 0.0,
         "listings_per_s": round(figures["listings_parsed"] / elapsed, 1) if elapsed > 0 else 0.0,
         "finished_by_s": done_by,
         "pages_per_s_first_95": round(0.95 * len(finished) / done_by["p95"], 1) if finished and done_by["p95"] else 0.0,
-        "runqueue_wait_percent": round(100 * waited / elapsed_until_seen, 1),
-        # CPU of the server process while the runs went (its poll and the web side are included).
+        # Per process: the share of the wall time it was runnable but waiting for a CPU.
+        "runqueue_wait_percent": round(100 * waited / len(pids) / elapsed_until_seen, 1),
+        # CPU of the Spyglass processes while the runs went (their polling and the web side included).
         "cpu_s": round(cpu, 2),
         "cpu_ms_per_page": round(1000 * cpu / max(1, pages), 2),
         "machine_busy_percent": round(100 * (machine1[0] - machine0[0]) / max(1.0, machine1[1] - machine0[1]), 1),
@@ -443,9 +471,11 @@ async def run_benchmark(
     timeout: float = 600.0,
     keep: bool = False,
     profile: Path | None = None,
+    modes: tuple[str, ...] = ("embedded",),
 ) -> dict[str, Any]:
     """Run the benchmark; returns the results document (``parse_seconds`` 0 skips the parse table;
-    ``profile``: py-spy the Spyglass server while the runs go, collapsed stacks to that file)."""
+    ``profile``: py-spy the Spyglass server while the runs go, collapsed stacks to that file;
+    ``modes``: "embedded" and/or "distributed")."""
     plans = plan_searches(searches, users)
     served = served_listings(plans, step)
     load_before = os.getloadavg()
@@ -453,18 +483,25 @@ async def run_benchmark(
     with scratch(keep) as workdir:
         simulator, origin = start_simulator(step, workdir)
         try:
-            sim_cpu0 = cpu_seconds(simulator.pid)
-            spyglass = await bench_spyglass(
-                plans,
-                users=users,
-                origin=origin,
-                concurrency=concurrency,
-                workdir=workdir / "spyglass",
-                timeout=timeout,
-                profile=profile,
-            )
-            spyglass["simulator_cpu_s"] = round(cpu_seconds(simulator.pid) - sim_cpu0, 2)
-            results.append(spyglass)
+            for mode in modes:
+                sim_cpu0 = cpu_seconds(simulator.pid)
+                with (
+                    postgres_server() if mode == "distributed" else nullcontext("") as admin_url,
+                    redis_server() if mode == "distributed" else nullcontext("") as redis_url,
+                ):
+                    spyglass = await bench_spyglass(
+                        plans,
+                        users=users,
+                        origin=origin,
+                        concurrency=concurrency,
+                        workdir=workdir / f"spyglass-{mode}",
+                        timeout=timeout,
+                        profile=profile.with_name(f"{profile.stem}-{mode}{profile.suffix}") if profile else None,
+                        postgres_admin_url=admin_url or None,
+                        redis_url=redis_url or None,
+                    )
+                spyglass["simulator_cpu_s"] = round(cpu_seconds(simulator.pid) - sim_cpu0, 2)
+                results.append(spyglass)
             if scrapy:
                 sim_cpu0 = cpu_seconds(simulator.pid)
                 scrapy_result = await asyncio.to_thread(
@@ -502,8 +539,12 @@ async def run_benchmark(
         "results": results,
         "parse": parse_table(parse_seconds) if parse_seconds > 0 else [],
     }
-    if len(results) == 2 and results[1]["pages_per_s"]:
-        document["spyglass_vs_scrapy"] = round(results[0]["pages_per_s"] / results[1]["pages_per_s"], 2)
+    scrapy_rate = next((r["pages_per_s"] for r in results if r["tool"] == "scrapy"), 0.0)
+    for result in results:
+        if result["tool"] == "spyglass" and scrapy_rate:
+            result["vs_scrapy"] = round(result["pages_per_s"] / scrapy_rate, 2)
+    if scrapy_rate and results[0]["tool"] == "spyglass":
+        document["spyglass_vs_scrapy"] = results[0]["vs_scrapy"]
     return document
 
 
@@ -533,7 +574,7 @@ def print_report(document: dict[str, Any]) -> None:
     for r in document["results"]:
         check = r["listings_check"]
         table.add_row(
-            r["tool"],
+            r["tool"] if r["tool"] == "scrapy" else f"spyglass {r['mode'].split()[0]}",
             str(r["pages"]),
             f"{r['elapsed_s']:g}",
             str(r.get("finished_by_s", {}).get("p95", "")),
@@ -544,9 +585,10 @@ def print_report(document: dict[str, Any]) -> None:
             "yes" if check["equal"] else f"no ({check['missing']} missing, {check['extra']} extra)",
         )
     console.print(table)
-    if "spyglass_vs_scrapy" in document:
-        ratio = document["spyglass_vs_scrapy"]
-        console.print(f"Spyglass / Scrapy pages/s: {ratio:g}x (target {TARGETS['vs_scrapy_pages_per_s']:g}x)")
+    for r in document["results"]:
+        if "vs_scrapy" in r:
+            target = TARGETS["vs_scrapy_pages_per_s"]
+            console.print(f"Spyglass {r['mode']} / Scrapy pages/s: {r['vs_scrapy']:g}x (target {target:g}x)")
     if document["parse"]:
         parse = Table(title="Parse throughput per adapter (bench/market_parse.py, one core)")
         for column in ("case", "page", "KB", "listings", "pages/s", "median ms", "p95 ms", "CPU ms"):
@@ -572,6 +614,7 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=200, help="the simulator's frozen step (more items later)")
     parser.add_argument("--concurrency", type=int, default=16, help="worker, per-host and Scrapy concurrency")
     parser.add_argument("--parse-seconds", type=float, default=0.5, help="parsing time per case of the parse table")
+    parser.add_argument("--mode", choices=("embedded", "distributed", "both"), default="embedded")
     parser.add_argument("--no-scrapy", action="store_true")
     parser.add_argument("--no-parse", action="store_true")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -592,6 +635,7 @@ def main() -> None:
             parse_seconds=0 if args.no_parse else args.parse_seconds,
             keep=args.keep,
             profile=args.profile,
+            modes=("embedded", "distributed") if args.mode == "both" else (args.mode,),
         )
     )
     document["command"] = " ".join([".venv/bin/python", "bench/market.py", *sys.argv[1:]])
