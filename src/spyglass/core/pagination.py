@@ -11,6 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 
+#: The highest page number served: larger numbers name no rows anyway, and an unbounded number would
+#: overflow the database's OFFSET (a 500). Requests beyond it get this page (empty for any real list).
+MAX_PAGE_NUMBER = 1_000_000
+
 
 @dataclass(frozen=True)
 class PageRequest:
@@ -21,7 +25,7 @@ class PageRequest:
 
     @classmethod
     def from_query(cls, page: int | None, size: int | None, *, default_size: int, max_size: int) -> PageRequest:
-        page = max(1, page or 1)
+        page = min(max(1, page or 1), MAX_PAGE_NUMBER)
         size = min(max(1, size or default_size), max_size)
         return cls(page=page, size=size)
 
