@@ -156,7 +156,7 @@ def set_up_bots(stack: Stack, user: User, report: Report) -> tuple[list[int], in
         {
             "name": "Vulnerable app",
             "base_url": stack.vulnerable_url,
-            "max_pages": 25,
+            "max_pages": 12,
             "max_requests": 2000,
             "requests_per_second": 50,
             "concurrency": 8,
