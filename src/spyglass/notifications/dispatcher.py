@@ -202,8 +202,9 @@ class OutboxDispatcher:
                     )
                     state.outcomes[destination.key] = status.value
         chunk = self.settings.notifications_send_concurrency
-        for start in range(0, len(sends), chunk):
-            await self._send_chunk(sends[start : start + chunk])
+        async with self.services.mailer.batch():  # SMTP connections are reused across the batch
+            for start in range(0, len(sends), chunk):
+                await self._send_chunk(sends[start : start + chunk])
         await self._release_all(states)
 
     async def _send_chunk(self, chunk: list[_Send]) -> None:
