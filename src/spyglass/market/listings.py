@@ -7,6 +7,7 @@ they could see it): every lookup here starts from ``user_id``.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -32,6 +33,8 @@ from spyglass.market.models import (
 )
 from spyglass.market.pricing import market_stats
 
+#: What a marketplace filter may look like (adapter names); anything else is refused, not sent to the database.
+MARKETPLACE_FILTER = re.compile(r"[a-z0-9_.-]{1,32}")
 SORTS = {
     "newest": "Newest first",
     "price_asc": "Price, low to high",
@@ -113,11 +116,14 @@ def parse_filters(
         errors["status"] = "Status is active or gone."
     if sort and sort not in SORTS:
         errors["sort"] = f"Sort by one of: {', '.join(SORTS)}."
+    marketplace = (marketplace or "").strip().lower()
+    if marketplace and not MARKETPLACE_FILTER.fullmatch(marketplace):
+        errors["marketplace"] = "A marketplace name is made of letters, digits, dots, dashes and underscores."
     if errors:
         raise InvalidInput(detail=errors)
     return ListingFilters(
         search_id=search_id,
-        marketplace=(marketplace or "").strip().lower()[:32] or None,
+        marketplace=marketplace or None,
         price_min=low,
         price_max=high,
         since=since,

@@ -3,6 +3,7 @@ scan comparison and the ownership check (which runs without holding a write tran
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import func, select
@@ -48,6 +49,10 @@ async def list_scans(
     return result
 
 
+#: What a finding type id looks like; anything else is refused before it reaches the database.
+CHECK_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
 def finding_filters(severity: str | None, status: str | None, check: str | None) -> dict[str, str]:
     """The validated result filters (only those given); InvalidInput names each bad one."""
     errors: dict[str, str] = {}
@@ -55,8 +60,8 @@ def finding_filters(severity: str | None, status: str | None, check: str | None)
         errors["severity"] = "Choose critical, high, medium, low or info."
     if status and status not in {s.value for s in FindingStatus}:
         errors["status"] = "Choose open, fixed, false_positive or accepted_risk."
-    if check and len(check) > 64:
-        errors["check"] = "A check id is at most 64 characters."
+    if check and not CHECK_ID.fullmatch(check):
+        errors["check"] = "A check id is at most 64 letters, digits, dots, dashes and underscores."
     if errors:
         raise InvalidInput(detail=errors)
     return {k: v for k, v in {"severity": severity, "status": status, "check": check}.items() if v}
