@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aiosmtpd.controller import Controller
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from spyglass.core.services import Services
+from spyglass.engine import engine as engine_module
 from spyglass.engine import service as engine_service
 from spyglass.engine.engine import Engine
 from spyglass.engine.kinds import SYSTEM_SCHEDULES
@@ -32,9 +34,11 @@ async def wait_for(predicate, timeout: float = 20.0) -> None:  # type: ignore[no
 
 
 async def test_dispatch_job_delivers_what_is_committed_while_it_runs(
-    services: Services, smtp_server: SmtpServer
+    services: Services, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert SYSTEM_SCHEDULES[DISPATCH_KIND] == 60 and DIGEST_KIND in SYSTEM_SCHEDULES
+    # The scheduled job as worker processes run it: without the embedded engine's resident dispatcher.
+    monkeypatch.delitem(engine_module._RESIDENT_LOOPS, "notifications")
     services.settings = services.settings.model_copy(update={"notifications_linger_seconds": 3.0})
     ann = await create_user(services, username="ann", email="ann@example.com")
     await make_channel(services, ann, "email", "ann@example.com", events={outbox.EVENT_PRICE_DROP: "instant"})
@@ -119,3 +123,26 @@ async def test_account_email_is_retried_when_the_mail_server_was_down(
     assert "/password/reset?token=" in first_link(message)
     [row] = await notifications(services)
     assert row.status == NotificationStatus.DELIVERED.value and row.payload["link"] is None
+
+
+async def test_embedded_engine_keeps_a_dispatcher_alive_between_scheduled_runs(
+    services: Services, smtp_server: SmtpServer
+) -> None:
+    # No linger: a scheduled dispatch run ends at once and the next is a minute away, so only the
+    # resident dispatcher can deliver what is committed after the engine started.
+    services.settings = services.settings.model_copy(update={"notifications_linger_seconds": 0.0})
+    ann = await create_user(services, username="ann", email="ann@example.com")
+    await make_channel(services, ann, "email", "ann@example.com", events={outbox.EVENT_PRICE_DROP: "instant"})
+    engine = Engine(services, mode="embedded", concurrency=4)
+    await engine.start()
+    try:
+        for number in range(3):
+            await emit(services, ann.id, outbox.EVENT_PRICE_DROP, {"title": f"Lamp {number}"}, f"drop:{number}")
+
+            async def delivered(count: int = number + 1) -> bool:
+                return len(smtp_server.messages_to("ann@example.com")) == count
+
+            await wait_for(delivered, timeout=15.0)
+    finally:
+        await engine.stop(grace_seconds=1)
+    assert all(task.done() for task in engine._resident_tasks) and engine._resident_tasks == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
 
 from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
@@ -28,6 +29,17 @@ TASK_NAME = "spyglass.execute_run"
 STREAM_NAME = "spyglass:runs"
 CONSUMER_GROUP = "spyglass-workers"
 XREAD_COUNT = 10
+
+#: Loops a feature keeps alive for as long as an embedded engine runs (``name → loop(services)``), for work
+#: that must react at once rather than at the next scheduled run (e.g. the notification outbox).
+_RESIDENT_LOOPS: dict[str, Callable[[Services], Awaitable[None]]] = {}
+
+
+def register_resident_loop(name: str, loop: Callable[[Services], Awaitable[None]]) -> None:
+    """Run ``loop(services)`` in every embedded engine from start to stop (it is cancelled at stop;
+    if it returns or raises it is started again after a short pause)."""
+    _RESIDENT_LOOPS[name] = loop
+
 
 Mode = Literal["embedded", "worker", "scheduler"]
 
@@ -92,6 +104,7 @@ class Engine:
             capacity=self._free_capacity if mode == "embedded" else None,
         )
         self._receiver_task: asyncio.Task[None] | None = None
+        self._resident_tasks: list[asyncio.Task[None]] = []
         self._executing: set[asyncio.Task[None]] = set()
         self._in_flight = 0
 
@@ -116,6 +129,11 @@ class Engine:
             if self.mode != "embedded":
                 self._receiver_task = asyncio.create_task(self._receive(), name="spyglass-receiver")
         self.dispatcher.start()
+        if self.mode == "embedded":
+            self._resident_tasks = [
+                asyncio.create_task(self._keep_alive(name, loop), name=f"spyglass-resident-{name}")
+                for name, loop in _RESIDENT_LOOPS.items()
+            ]
         logger.info("engine started", extra={"mode": self.mode, "concurrency": self.concurrency})
 
     async def _receive(self) -> None:
@@ -143,10 +161,26 @@ class Engine:
             self._executing.add(task)
             task.add_done_callback(done)
 
+    async def _keep_alive(self, name: str, loop: Callable[[Services], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await loop(self.services)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("resident loop failed; restarting", extra={"loop": name})
+            await asyncio.sleep(1.0)
+
     def wake(self) -> None:
         self.dispatcher.wake()
 
     async def stop(self, *, grace_seconds: float = 10.0) -> None:
+        for task in self._resident_tasks:
+            task.cancel()
+        for task in self._resident_tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._resident_tasks = []
         await self.dispatcher.stop()
         if self._receiver_task is not None:
             self._receiver_task.cancel()
@@ -161,4 +195,4 @@ class Engine:
         logger.info("engine stopped", extra={"mode": self.mode})
 
 
-__all__ = ["Engine", "build_broker", "execute_run"]
+__all__ = ["Engine", "build_broker", "execute_run", "register_resident_loop"]

@@ -3,19 +3,27 @@
 - ``notifications.dispatch`` (every minute): delivers the outbox, then keeps watching it for
   ``notifications_linger_seconds`` (woken at once by commits in the same process, polling otherwise),
   so delivery latency does not wait for the next schedule.
+- In the embedded engine (``spyglass serve``) a resident dispatcher lives as long as the engine, so there
+  is no gap between two scheduled runs (the linger ends before the next run starts); the scheduled job
+  then has nothing to do in that process.
 - ``notifications.digest`` (every 15 minutes): turns due digests into notifications.
 - ``notifications.weekly_summary`` (hourly): last week's summary for subscribed users, once per week each.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any
 
 from spyglass.engine.context import RunContext
+from spyglass.engine.engine import register_resident_loop
 from spyglass.engine.kinds import JobKind, RetryPolicy, register_kind, register_system_schedule
 from spyglass.notifications.digest import send_due_digests
 from spyglass.notifications.dispatcher import OutboxDispatcher
 from spyglass.notifications.summary import send_weekly_summaries
+
+if TYPE_CHECKING:
+    from spyglass.core.services import Services
 
 DISPATCH_KIND = "notifications.dispatch"
 DIGEST_KIND = "notifications.digest"
@@ -25,8 +33,23 @@ DIGEST_INTERVAL_SECONDS = 900
 SUMMARY_INTERVAL_SECONDS = 3600
 
 
+#: Services whose process runs a resident dispatcher right now (the scheduled job skips those).
+_resident: set[int] = set()
+
+
+async def resident_dispatch(services: Services) -> None:
+    """Deliver the outbox for as long as the embedded engine runs: woken at once by commits in this process."""
+    _resident.add(id(services))
+    try:
+        await OutboxDispatcher(services).run(linger_seconds=math.inf)
+    finally:
+        _resident.discard(id(services))
+
+
 async def dispatch(ctx: RunContext) -> dict[str, Any]:
     """Deliver pending notifications (a crashed run's claims are taken over once their lease ends)."""
+    if id(ctx.services) in _resident:
+        return {"processed": 0, "resident": True}
     dispatcher = OutboxDispatcher(ctx.services)
     processed = await dispatcher.run(linger_seconds=ctx.services.settings.notifications_linger_seconds)
     return {"processed": processed}
@@ -70,6 +93,7 @@ register_kind(
         description="Sends each subscribed user a summary of last week.",
     )
 )
+register_resident_loop("notifications", resident_dispatch)
 register_system_schedule(DISPATCH_KIND, interval_seconds=DISPATCH_INTERVAL_SECONDS)
 register_system_schedule(SUMMARY_KIND, interval_seconds=SUMMARY_INTERVAL_SECONDS)
 register_system_schedule(DIGEST_KIND, interval_seconds=DIGEST_INTERVAL_SECONDS)
