@@ -87,11 +87,6 @@ async def _everything_shown(client: Client, scan_id: int) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="scanner/checks/passive/_evidence.py redacts only a fixed header list: a custom scan-auth header "
-    "value (e.g. X-Session-Token) is shown in every finding's request excerpt",
-)
 async def test_a_custom_auth_header_value_never_appears_in_findings(
     client: Client, services: Services, engine: Engine, site: LocalHttpServer
 ) -> None:

@@ -14,7 +14,7 @@ import fnmatch
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -146,6 +146,7 @@ class ScanClient:
             self.cookies.load_header(plan.auth.cookie)
         if plan.auth is not None and plan.auth.kind == "header" and plan.auth.header_name:
             self._extra_headers[plan.auth.header_name] = plan.auth.header_value
+        self._secret_headers, self._secret_values = _auth_secrets(plan.auth)
 
     # -- budget ------------------------------------------------------------
     @property
@@ -255,8 +256,8 @@ class ScanClient:
         return Exchange(
             method=method,
             url=url,
-            request_headers=sent_headers,
-            request_body=(body or b"").decode("utf-8", errors="replace"),
+            request_headers=self._recorded_headers(sent_headers),
+            request_body=self._recorded_body(body),
             status=result.status_code,
             headers=result.headers,
             body=result.content.decode(_encoding(result.encoding), errors="replace"),
@@ -264,6 +265,36 @@ class ScanClient:
             set_cookies=set_cookies,
             redirect_location=redirect,
         )
+
+    def _recorded_headers(self, sent: Mapping[str, str]) -> dict[str, str]:
+        """The request headers as checks see them (and findings show them): the scan's credentials redacted."""
+        return {name: REDACTED if name.lower() in self._secret_headers else value for name, value in sent.items()}
+
+    def _recorded_body(self, body: bytes | None) -> str:
+        text = (body or b"").decode("utf-8", errors="replace")
+        for secret in self._secret_values:
+            for spelling in {secret, quote_plus(secret), quote(secret, safe="")}:
+                text = text.replace(spelling, REDACTED)
+        return text
+
+
+#: What recorded exchanges show instead of the scan's own credentials.
+REDACTED = "[redacted]"
+
+
+def _auth_secrets(auth: ScanAuth | None) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Header names whose values are credentials, and credential values that may appear in request bodies.
+
+    The scan's login never reaches a finding: the cookie and authorisation headers, the custom auth header
+    and the login form's values (at least 4 characters, so short values don't blank out unrelated text).
+    """
+    names = {"cookie", "authorization", "proxy-authorization"}
+    values: list[str] = []
+    if auth is not None and auth.kind == "header" and auth.header_name:
+        names.add(auth.header_name.lower())
+    if auth is not None and auth.kind == "form":
+        values = sorted((v for v in auth.fields.values() if len(v) >= 4), key=len, reverse=True)
+    return frozenset(names), tuple(values)
 
 
 def _encoding(name: str) -> str:

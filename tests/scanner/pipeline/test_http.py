@@ -188,6 +188,22 @@ async def test_form_login_keeps_the_session_cookie(site: DemoSite, server: Local
     assert "session" not in client.cookies.values
 
 
+async def test_recorded_exchanges_never_show_the_scans_credentials(
+    site: DemoSite, server: LocalHttpServer, fetcher: Fetcher
+) -> None:
+    # Checks build findings from recorded exchanges: the login's password and the session cookie it
+    # earned are sent for real but recorded redacted, so no finding, page or report can show them.
+    auth = ScanAuth(kind="form", login_url=server.url("/login"), fields={"username": USERNAME, "password": PASSWORD})
+    client = ScanClient(plan_for(server, auth=auth), fetcher)
+    await client.login()
+    posted = await client.send("POST", server.url("/login"), data={"username": USERNAME, "password": PASSWORD})
+    assert "correct" not in posted.request_body and "[redacted]" in posted.request_body
+    account = await client.send("GET", server.url("/account"))
+    assert account.status == 200  # the real cookie went out
+    assert SESSION not in json.dumps(dict(account.request_headers))
+    assert account.request_headers["Cookie"] == "[redacted]"
+
+
 async def test_form_login_with_wrong_password_gets_no_session(
     site: DemoSite, server: LocalHttpServer, fetcher: Fetcher
 ) -> None:
