@@ -35,11 +35,6 @@ async def _add(client: Client, target: str, label: str = "Hook") -> dict:
     return response.json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="notifications/channels.py:158 keeps Apprise's privacy URL, which shows a webhook's path in full: "
-    "a token in the path (json://host/hooks/<token>) is echoed by the API and the channels pages",
-)
 async def test_a_webhook_token_in_the_path_is_not_shown_back(client: Client, services: Services) -> None:
     user = await create_user(services)
     await login(client, user.username, DEFAULT_PASSWORD)

@@ -36,6 +36,18 @@ logger = logging.getLogger("spyglass.notifications")
 
 MAX_TARGET_LENGTH = 2000
 
+
+def mask_path_tokens(url: str) -> str:
+    """``url`` with every long path segment shortened: webhooks carry their secret in the path
+    (``json://host/hooks/<token>``), which Apprise's privacy URL keeps in full."""
+    scheme, separator, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if not separator or not slash:
+        return url
+    segments = [segment if len(segment) <= 8 else f"{segment[:2]}…" for segment in path.split("/")]
+    return f"{scheme}://{host}/{'/'.join(segments)}"
+
+
 #: Apprise schemes whose server the user picks: the host must pass the URL policy.
 CUSTOM_HOST_SCHEMES = frozenset(
     {
@@ -160,7 +172,7 @@ class AppriseSender:
                 },
             )
         await check_host(plugin, scheme, policy)
-        hint = str(plugin.url(privacy=True)).split("?", 1)[0][:200]
+        hint = mask_path_tokens(str(plugin.url(privacy=True)).split("?", 1)[0])[:200]
         return ValidTarget(target=url, hint=hint)
 
     async def send(self, services: Services, target: str, message: Message, envelope: Envelope) -> None:
