@@ -283,8 +283,7 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "notifications_batch_size": "Outbox rows one dispatcher claims at a time.",
             "notifications_send_concurrency": "Deliveries (emails, Apprise posts) one dispatcher sends at once.",
             "notifications_max_attempts": "Attempts before a notification is marked failed.",
-            "notifications_retry_base_seconds": "Backoff before the second attempt; doubles per attempt (with "
-            "jitter).",
+            "notifications_retry_base_seconds": "Backoff before the second attempt; doubles per attempt (with jitter).",
             "notifications_retry_cap_seconds": "Longest backoff between two attempts.",
             "notifications_lease_seconds": "A claimed notification is taken over by another dispatcher when its "
             "claim is older than this (its dispatcher died).",
