@@ -64,10 +64,15 @@ async def seed_user_world(services: Services, owner_id: int, other_id: int) -> U
         await f.scan(s, their_site, finished_at=at(20, 9), risk_score=0)
 
         await f.finding(s, sc1, "A", "high", first_seen_at=at(10, 12))
-        await f.finding(s, sc1, "B", "medium", first_seen_at=at(10, 12))
-        await f.finding(s, sc1, "H", "medium", first_seen_at=at(9, 12))
+        fixed_by_sc2 = {"status": "fixed", "fixed_at": at(15, 12), "fixed_by_scan_id": sc2.id}
+        await f.finding(s, sc1, "B", "medium", first_seen_at=at(10, 12), **fixed_by_sc2)
+        await f.finding(s, sc1, "H", "medium", first_seen_at=at(9, 12), **fixed_by_sc2)
         await f.finding(s, sc1, "C", "low", first_seen_at=at(10, 12))
-        await f.finding(s, sc1, "G", "low", first_seen_at=at(8, 0))
+        await f.finding(s, sc1, "G", "low", first_seen_at=at(8, 0), **fixed_by_sc2)
+        # fixed before the 30-day window, and a fixed_at left on a reopened finding: neither counts as a fix
+        sc0 = await f.scan(s, shop, finished_at=at(1, 0, month=9))
+        await f.finding(s, sc0, "J", "low", first_seen_at=at(1, 0, month=9), status="fixed", fixed_at=at(2, 0, month=9))
+        await f.finding(s, sc0, "K", "low", first_seen_at=at(1, 0, month=9), status="open", fixed_at=at(15, 12))
         await f.finding(s, sc2, "A", "high", first_seen_at=at(10, 12))
         await f.finding(s, sc2, "C", "low", first_seen_at=at(10, 12), status="accepted_risk", accepted_until=at(18))
         await f.finding(s, sc2, "D", "medium", first_seen_at=at(15, 12), status="false_positive")

@@ -101,8 +101,8 @@ async def test_findings_over_time(overview: dict[str, Any]) -> None:
 
 
 async def test_time_to_fix(overview: dict[str, Any]) -> None:
-    # B and H were last seen by the 10 Nov scan and gone from the 15 Nov one (12:00): 120 h and 144 h;
-    # G was first seen on 8 Nov 00:00: 180 h. A and C are still there; the failed scan of 19 Nov proves nothing.
+    # fixed_at - first_seen_at of the fixed findings: B (10 Nov 12:00) and H (9 Nov 12:00) fixed on 15 Nov 12:00,
+    # 120 h and 144 h; G (8 Nov 00:00) 180 h. J was fixed before the window; K is open again (its fixed_at is ignored).
     assert rows(overview, "time_to_fix") == [["Shop", "medium", 2, 132.0, 144.0], ["Shop", "low", 1, 180.0, 180.0]]
 
 

@@ -333,43 +333,22 @@ async def findings_over_time(session: AsyncSession, user_id: int, since: datetim
 
 
 async def time_to_fix(session: AsyncSession, user_id: int, since: datetime, dialect: str) -> Series:
-    """Hours from a finding's first sighting to the first succeeded scan of its target without it.
+    """Hours from a finding's first sighting to its fix (``fixed_at - first_seen_at``), per target and severity.
 
-    A finding (target + fingerprint) counts as fixed when a succeeded scan of the target finished after
-    the last scan that found it; only fixes within the window are counted.
+    Counts the findings with status fixed whose ``fixed_at`` falls in the window, whether a scan fixed
+    them or the owner marked them fixed by hand (index ``(user_id, fixed_at)``).
     """
-    sightings = (
-        select(
-            Finding.target_id,
-            Finding.fingerprint,
-            Finding.severity,
-            func.min(Finding.first_seen_at).label("first_seen"),
-            func.max(Scan.finished_at).label("last_seen"),
-        )
-        .join(Scan, Scan.id == Finding.scan_id)
-        .where(Finding.user_id == user_id, Scan.status == ScanStatus.SUCCEEDED.value)
-        .group_by(Finding.target_id, Finding.fingerprint, Finding.severity)
-        .subquery()
-    )
-    fixed_at = (
-        select(func.min(Scan.finished_at))
-        .where(
-            Scan.target_id == sightings.c.target_id,
-            Scan.user_id == user_id,
-            Scan.status == ScanStatus.SUCCEEDED.value,
-            Scan.finished_at > sightings.c.last_seen,
-        )
-        .scalar_subquery()
-    )
-    fixes = select(
-        sightings.c.target_id, sightings.c.severity, sightings.c.first_seen, fixed_at.label("fixed_at")
-    ).subquery()
-    hours = cast(seconds_between(fixes.c.first_seen, fixes.c.fixed_at, dialect), Float) / 3600.0
+    hours = cast(seconds_between(Finding.first_seen_at, Finding.fixed_at, dialect), Float) / 3600.0
     statement = (
-        select(ScanTarget.name, fixes.c.severity, func.count(), func.avg(hours), func.max(hours))
-        .join(ScanTarget, ScanTarget.id == fixes.c.target_id)
-        .where(fixes.c.fixed_at.is_not(None), fixes.c.fixed_at >= since, ScanTarget.user_id == user_id)
-        .group_by(ScanTarget.id, ScanTarget.name, fixes.c.severity)
+        select(ScanTarget.name, Finding.severity, func.count(), func.avg(hours), func.max(hours))
+        .join(ScanTarget, ScanTarget.id == Finding.target_id)
+        .where(
+            Finding.user_id == user_id,
+            Finding.fixed_at >= since,
+            Finding.status == FindingStatus.FIXED.value,
+            ScanTarget.user_id == user_id,
+        )
+        .group_by(ScanTarget.id, ScanTarget.name, Finding.severity)
     )
     rows = sorted(
         ((r[0], r[1], r[2], round(float(r[3]), 2), round(float(r[4]), 2)) for r in await session.execute(statement)),
