@@ -17,7 +17,8 @@ Measured, through the same functions and HTTP routes the pages use:
 - admin analytics **cached**: ``GET /api/v1/admin/analytics`` through the whole app (auth, middleware,
   cache hit, JSON), and the cache hit alone;
 - the **user dashboard** of user 1 (50 searches, 20,000 matched listings): ``GET /api/v1/analytics``
-  (never cached) and the aggregate function alone.
+  and ``service.dashboard_for``, uncached (the cache cleared before each call) and cached (the stamp
+  query and a cache hit), and the stamp query alone.
 
 Results go to ``bench/results/analytics.json``.
 """
@@ -49,6 +50,7 @@ from tests.support.servers import postgres_server  # noqa: E402
 from spyglass.accounts.auth import TOKEN_PREFIX, hash_token  # noqa: E402
 from spyglass.accounts.models import ApiToken  # noqa: E402
 from spyglass.analytics import service  # noqa: E402
+from spyglass.analytics.freshness import dashboard_stamp  # noqa: E402
 from spyglass.app import create_app  # noqa: E402
 from spyglass.config import Settings  # noqa: E402
 from spyglass.core.services import Services  # noqa: E402
@@ -275,9 +277,14 @@ async def measure(url: str, *, cold_repeat: int, warm_repeat: int, dashboard_rep
             )
         await service.admin_overview(services, days=30)
         results["admin_cache_hit"] = await timed(lambda: service.admin_overview(services, days=30), warm_repeat)
+        results["dashboard_function_uncached"] = await timed(
+            lambda: service.dashboard_for(services, user_id=1, days=30), dashboard_repeat, refresh
+        )
         results["dashboard_function"] = await timed(
             lambda: service.dashboard_for(services, user_id=1, days=30), dashboard_repeat
         )
+        async with service.analytics_session(services) as session:
+            results["dashboard_stamp"] = await timed(lambda: dashboard_stamp(session, 1), dashboard_repeat)
 
         app = create_app(settings, services=services)
         async with app_client(app, base_url="http://bench.local") as client:
@@ -295,6 +302,7 @@ async def measure(url: str, *, cold_repeat: int, warm_repeat: int, dashboard_rep
             await admin_get()
             await dashboard_get()
             results["admin_cached_http"] = await timed(admin_get, warm_repeat)
+            results["dashboard_http_uncached"] = await timed(dashboard_get, dashboard_repeat, refresh)
             results["dashboard_http"] = await timed(dashboard_get, dashboard_repeat)
             dashboard = (await client.get("/api/v1/analytics", headers=user)).json()
             results["dashboard_user_matches_in_window"] = sum(

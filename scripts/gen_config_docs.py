@@ -323,6 +323,10 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "analytics_top_limit": "Rows in the admin's top lists (marketplaces by errors, job kinds by failures).",
             "analytics_histogram_buckets": "Price ranges in the dashboard's price distribution.",
             "analytics_best_deals": "Listings in the dashboard's best deals card.",
+            "analytics_dashboard_cache_seconds": (
+                "Longest a user's dashboard is served from the cache; a change to the user's own searches, matches, "
+                "scans or findings shows at once (0: never cached)."
+            ),
         },
     ),
 ]

@@ -194,6 +194,8 @@ class Settings(BaseSettings):
     analytics_top_limit: int = Field(default=10, ge=1, le=100)
     analytics_histogram_buckets: int = Field(default=10, ge=2, le=50)
     analytics_best_deals: int = Field(default=5, ge=1, le=50)
+    # A user's dashboard is cached this long at most; a change to the user's own rows shows at once (0: off).
+    analytics_dashboard_cache_seconds: int = Field(default=60, ge=0, le=3600)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

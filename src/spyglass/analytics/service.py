@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.analytics.admin import admin_analytics
 from spyglass.analytics.dashboard import user_dashboard
+from spyglass.analytics.freshness import dashboard_stamp
 from spyglass.analytics.series import Series
 from spyglass.config import Settings
 from spyglass.core.db import utcnow
@@ -41,7 +42,32 @@ def parse_days(value: str | None, settings: Settings) -> int:
 
 
 async def dashboard_for(services: Services, *, user_id: int, days: int) -> dict[str, Any]:
-    """One user's dashboard (not cached: the user expects to see a new listing at once)."""
+    """One user's dashboard, cached per user and window for ``analytics_dashboard_cache_seconds``.
+
+    The cache key carries :func:`dashboard_stamp`, so a new listing, a finished scan or a finding's new
+    status shows at the next read; only what changes without touching the user's rows (another user's
+    search marking a shared listing gone) can be up to that many seconds old.
+    """
+    ttl = services.settings.analytics_dashboard_cache_seconds
+    now = utcnow()
+
+    async def load() -> dict[str, Any]:
+        overview = await _compute_dashboard(services, user_id=user_id, days=days)
+        return {"computed": utcnow().timestamp(), "overview": overview}
+
+    if ttl <= 0:
+        return await _compute_dashboard(services, user_id=user_id, days=days)
+    async with analytics_session(services) as session:
+        stamp = await dashboard_stamp(session, user_id)
+    key = f"dashboard:{user_id}:{days}:{now.date().isoformat()}:{stamp}"
+    entry = await services.cache.get_or_load(CACHE_NAMESPACE, key, load)
+    if now.timestamp() - entry["computed"] > ttl:
+        await services.cache.invalidate(CACHE_NAMESPACE, key)
+        entry = await services.cache.get_or_load(CACHE_NAMESPACE, key, load)
+    return cast(dict[str, Any], entry["overview"])
+
+
+async def _compute_dashboard(services: Services, *, user_id: int, days: int) -> dict[str, Any]:
     settings = services.settings
     return await user_dashboard(
         lambda: analytics_session(services),
