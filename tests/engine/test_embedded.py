@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
 from spyglass.core.db import utcnow
@@ -242,3 +244,24 @@ async def test_progress_reaches_the_run_row_within_about_a_heartbeat(services: S
     await wait_until(persisted_mid_run, timeout=10, interval=0.05)
     await wait_until(lambda: all_finished(services, 1))
     assert (await run_of(services, run_id)).progress == 100
+
+
+@pytest.mark.backends("sqlite")
+async def test_a_claim_refused_by_a_locked_database_is_retried_at_once(
+    services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process holds SQLite's write lock past the claim's busy timeout (shortened here from 10 s):
+    # the claim is tried again at once instead of leaving the delivery to the redelivery sweep (minutes).
+    [run_id] = await enqueue_probes(services, 1, effects_dir=str(tmp_path))
+    monkeypatch.setattr("spyglass.core.db.SQLITE_BUSY_TIMEOUT_MS", 100)
+    await services.db.engine.dispose()  # new connections take the short timeout
+    path = services.settings.resolved_database_url.split("///", 1)[1]
+    other_process = sqlite3.connect(path, isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    asyncio.get_running_loop().call_later(0.6, other_process.rollback)
+    try:
+        await Runner(services, concurrency=1, mode="embedded").execute(run_id)
+    finally:
+        other_process.close()
+    assert (await run_of(services, run_id)).status == RunStatus.SUCCEEDED.value
+    assert executions(tmp_path) == {run_id: 1}

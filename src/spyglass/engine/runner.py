@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import DBAPIError
+
 from spyglass.engine import repository
 from spyglass.engine.context import RunContext
 from spyglass.engine.kinds import JobKind, PermanentError, TransientError, UnknownKind, get_kind
@@ -22,6 +24,10 @@ if TYPE_CHECKING:
     from spyglass.core.services import Services
 
 logger = logging.getLogger("spyglass.engine.runner")
+
+#: How many times a claim is tried when the database refuses it (locked, restarting) before the
+#: delivery is left to the redelivery sweep.
+CLAIM_ATTEMPTS = 5
 
 
 def new_worker_id() -> str:
@@ -82,16 +88,32 @@ class Runner:
         """Execute one delivered run id; a duplicate delivery or a cancelled run is a no-op."""
         try:
             async with self._slots:
-                async with self.services.db.session(write=True) as session:
-                    run = await repository.claim_run(
-                        session, run_id=run_id, worker_id=self.worker_id, lease_seconds=self.lease_seconds
-                    )
+                run = await self._claim(run_id)
                 if run is None:
                     return
                 await self._execute_claimed(run)
         finally:
             if self._on_delivery_done is not None:
                 self._on_delivery_done()
+
+    async def _claim(self, run_id: int) -> Run | None:
+        """Claim a delivered run; a database error (a busy SQLite writer lock, a PostgreSQL restart) is retried
+        a few times at once, because a delivery dropped here waits for the redelivery sweep (minutes)."""
+        for attempt in range(1, CLAIM_ATTEMPTS + 1):
+            try:
+                async with self.services.db.session(write=True) as session:
+                    return await repository.claim_run(
+                        session, run_id=run_id, worker_id=self.worker_id, lease_seconds=self.lease_seconds
+                    )
+            except DBAPIError as exc:
+                if attempt == CLAIM_ATTEMPTS:
+                    logger.warning(
+                        "claiming a run failed; it will be delivered again",
+                        extra={"run_id": run_id, "error": str(exc.orig)[:200]},
+                    )
+                    return None
+                await asyncio.sleep(0.2 * attempt)
+        return None
 
     async def _execute_claimed(self, run: Run) -> None:
         self.metrics.observe_start(run)
