@@ -7,20 +7,22 @@ findings), so one user's dashboard never counts another user's rows.
 from __future__ import annotations
 
 import asyncio
+from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, or_, select
+from sqlalchemy import Float, and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.analytics.series import Series, make_series
 from spyglass.analytics.sql import (
     day_of,
     dialect_of,
-    median_column,
     medians_in_python,
     seconds_between,
     start_of,
@@ -67,9 +69,7 @@ async def user_dashboard(
         lambda s, d: _new_listings_since(s, user_id, today),
         lambda s, d: _best_deals(s, user_id, best_deals),
         scans_and_open_findings,
-        lambda s, d: listings_per_day(s, user_id, since, d),
-        lambda s, d: median_price(s, user_id, since, d),
-        lambda s, d: price_distribution(s, user_id, since, buckets),
+        lambda s, d: window_matches(s, user_id, since, d),
         lambda s, d: findings_over_time(s, user_id, since, d),
         lambda s, d: time_to_fix(s, user_id, since, d),
     ]
@@ -82,7 +82,9 @@ async def user_dashboard(
         "open_findings": open_findings,
         "latest_risk": latest,
     }
-    return {"days": days, "since": since.date().isoformat(), "cards": cards, "series": list(values[4:])}
+    matches = values[4]
+    series = [listings_per_day(matches), median_price(matches), price_distribution(matches, buckets), *values[5:]]
+    return {"days": days, "since": since.date().isoformat(), "cards": cards, "series": series}
 
 
 #: Queries one dashboard may run at once on PostgreSQL (each holds a connection while it runs).
@@ -199,17 +201,49 @@ async def _open_findings(
     return [{"severity": s, "findings": counts[s]} for s in sorted(counts, key=severity_rank)]
 
 
-async def listings_per_day(session: AsyncSession, user_id: int, since: datetime, dialect: str) -> Series:
-    """Listings first matched by any of the user's searches, per day and marketplace."""
+@dataclass(frozen=True)
+class WindowMatch:
+    """One match of the user's in the window, with what the listing figures need of its listing."""
+
+    day: str
+    search_id: int
+    search: str
+    listing_id: int
+    marketplace: str
+    price: Decimal | None
+    active: bool
+
+
+async def window_matches(session: AsyncSession, user_id: int, since: datetime, dialect: str) -> list[WindowMatch]:
+    """The user's matches first made in the window, joined once to their listings and searches.
+
+    The three listing figures are computed from these rows in Python: one indexed range read of the
+    window's matches (about 1,600 for a user with 20,000) instead of three joins of the same rows.
+    """
     day = day_of(ListingMatch.first_matched_at, dialect).label("day")
     statement = (
-        select(day, Listing.marketplace, func.count(func.distinct(ListingMatch.listing_id)))
+        select(day, SavedSearch.id, SavedSearch.name, Listing.id, Listing.marketplace, Listing.price, Listing.status)
+        .select_from(ListingMatch)
         .join(Listing, Listing.id == ListingMatch.listing_id)
-        .where(ListingMatch.user_id == user_id, ListingMatch.first_matched_at >= since)
-        .group_by(day, Listing.marketplace)
-        .order_by(day, Listing.marketplace)
+        .join(SavedSearch, SavedSearch.id == ListingMatch.search_id)
+        .where(
+            ListingMatch.user_id == user_id,
+            SavedSearch.user_id == user_id,
+            ListingMatch.first_matched_at >= since,
+        )
     )
-    rows = (await session.execute(statement)).all()
+    return [
+        WindowMatch(row[0], row[1], row[2], row[3], row[4], row[5], row[6] == ListingStatus.ACTIVE.value)
+        for row in (await session.execute(statement)).all()
+    ]
+
+
+def listings_per_day(matches: list[WindowMatch]) -> Series:
+    """Listings first matched by any of the user's searches, per day and marketplace (each listing once)."""
+    listings: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for match in matches:
+        listings[(match.day, match.marketplace)].add(match.listing_id)
+    rows = [(day, marketplace, len(ids)) for (day, marketplace), ids in sorted(listings.items())]
     return make_series(
         "listings_per_day",
         "New listings per day and marketplace",
@@ -221,35 +255,15 @@ async def listings_per_day(session: AsyncSession, user_id: int, since: datetime,
     )
 
 
-async def median_price(session: AsyncSession, user_id: int, since: datetime, dialect: str) -> Series:
-    """The median asking price of the listings each search found each day (exact on both backends)."""
-    day = day_of(ListingMatch.first_matched_at, dialect).label("day")
-    base = (
-        select(day, SavedSearch.id.label("search_id"), SavedSearch.name)
-        .select_from(ListingMatch)
-        .join(Listing, Listing.id == ListingMatch.listing_id)
-        .join(SavedSearch, SavedSearch.id == ListingMatch.search_id)
-        .where(
-            ListingMatch.user_id == user_id,
-            SavedSearch.user_id == user_id,
-            ListingMatch.first_matched_at >= since,
-            Listing.price.is_not(None),
-        )
-    )
-    if dialect == "postgresql":
-        statement = base.add_columns(median_column(Listing.price), func.count()).group_by(
-            day, SavedSearch.id, SavedSearch.name
-        )
-        rows = [(row[0], row[2], round(float(row[3]), 3), row[4]) for row in (await session.execute(statement)).all()]
-    else:
-        raw = (await session.execute(base.add_columns(Listing.price))).all()
-        names = {(row[0], row[1]): row[2] for row in raw}
-        medians = medians_in_python(((row[0], row[1]), row[3]) for row in raw)
-        counts: dict[Any, int] = {}
-        for row in raw:
-            counts[(row[0], row[1])] = counts.get((row[0], row[1]), 0) + 1
-        rows = [(key[0], names[key], medians[key], counts[key]) for key in medians]
-    rows.sort(key=lambda row: (row[0], row[1]))
+def median_price(matches: list[WindowMatch]) -> Series:
+    """The median asking price of the listings each search found each day (exact: ``statistics.median``)."""
+    priced = [match for match in matches if match.price is not None]
+    names = {(match.day, match.search_id): match.search for match in priced}
+    medians = medians_in_python(((match.day, match.search_id), cast_decimal(match.price)) for match in priced)
+    counts: dict[tuple[str, int], int] = defaultdict(int)
+    for match in priced:
+        counts[(match.day, match.search_id)] += 1
+    rows = sorted(((key[0], names[key], medians[key], counts[key]) for key in medians), key=lambda r: (r[0], r[1]))
     return make_series(
         "median_price",
         "Median asking price of new listings per search",
@@ -260,6 +274,11 @@ async def median_price(session: AsyncSession, user_id: int, since: datetime, dia
     )
 
 
+def cast_decimal(value: Decimal | None) -> Decimal:
+    """``value`` as a Decimal (callers have filtered out None)."""
+    return Decimal(0) if value is None else Decimal(value)
+
+
 def _bucket_edges(low: Decimal, high: Decimal, buckets: int) -> list[Decimal]:
     """``buckets + 1`` edges from ``low`` covering ``high``, with a whole-number width."""
     width = max(Decimal(1), ((high - low) / buckets).to_integral_value(rounding=ROUND_CEILING))
@@ -268,35 +287,18 @@ def _bucket_edges(low: Decimal, high: Decimal, buckets: int) -> list[Decimal]:
     return [low + width * i for i in range(buckets + 1)]
 
 
-async def price_distribution(session: AsyncSession, user_id: int, since: datetime, buckets: int) -> Series:
+def price_distribution(matches: list[WindowMatch], buckets: int) -> Series:
     """How many of the active listings the user's searches found in the window fall in each price range
     (a listing several searches found counts once)."""
-    matched = select(ListingMatch.listing_id).where(
-        ListingMatch.user_id == user_id, ListingMatch.first_matched_at >= since
-    )
-    listings = (
-        select(Listing.price)
-        .where(
-            Listing.id.in_(matched),
-            Listing.status == ListingStatus.ACTIVE.value,
-            Listing.price.is_not(None),
-        )
-        .subquery()
-    )
-    low, high = (await session.execute(select(func.min(listings.c.price), func.max(listings.c.price)))).one()
+    prices = {m.listing_id: cast_decimal(m.price) for m in matches if m.active and m.price is not None}
     rows: list[list[Any]] = []
-    if low is not None:
-        low = Decimal(low).to_integral_value(rounding="ROUND_FLOOR")
-        edges = _bucket_edges(low, Decimal(high), buckets)
-        counts = [
-            func.sum(case((and_(listings.c.price >= edges[i], listings.c.price < edges[i + 1]), 1), else_=0))
-            for i in range(buckets)
-        ]
-        totals = (await session.execute(select(*counts))).one()
-        rows = [
-            [f"{edges[i]}–{edges[i + 1]}", float(edges[i]), float(edges[i + 1]), int(totals[i] or 0)]
-            for i in range(buckets)
-        ]
+    if prices:
+        low = min(prices.values()).to_integral_value(rounding=ROUND_FLOOR)
+        edges = _bucket_edges(low, max(prices.values()), buckets)
+        totals = [0] * buckets
+        for price in prices.values():
+            totals[bisect_right(edges, price) - 1] += 1
+        rows = [[f"{edges[i]}–{edges[i + 1]}", float(edges[i]), float(edges[i + 1]), totals[i]] for i in range(buckets)]
     return make_series(
         "price_distribution",
         "Price distribution of new active listings",
