@@ -11,6 +11,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from spyglass.core.browser import CHROMIUM, close_chromium, launch_chromium
 from spyglass.core.fetch import FetchError
 from spyglass.scanner.checks.base import BudgetExhausted, Exchange
 
@@ -21,15 +22,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CHROMIUM_PATH = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 RENDER_TIMEOUT_MS = 10_000
 HOP_BY_HOP = frozenset({"content-length", "content-encoding", "transfer-encoding", "connection"})
 
@@ -37,7 +29,7 @@ HOP_BY_HOP = frozenset({"content-length", "content-encoding", "transfer-encoding
 class ChromiumRenderer:
     """A ``BrowserRenderer``: one chromium per scan, started on first use; close it with :meth:`aclose`."""
 
-    def __init__(self, client: ScanClient, *, executable_path: str = CHROMIUM_PATH) -> None:
+    def __init__(self, client: ScanClient, *, executable_path: str = CHROMIUM) -> None:
         self.client = client
         self.executable_path = executable_path
         self._playwright: Playwright | None = None
@@ -47,12 +39,7 @@ class ChromiumRenderer:
 
     async def _ensure_started(self) -> BrowserContext:
         if self._context is None:
-            from playwright.async_api import async_playwright
-
-            self._playwright = await async_playwright().start()
-            self._browser = await self._playwright.chromium.launch(
-                executable_path=self.executable_path, args=CHROMIUM_ARGS, headless=True
-            )
+            self._playwright, self._browser = await launch_chromium(self.executable_path)
             self._context = await self._browser.new_context(service_workers="block", java_script_enabled=True)
             await self._context.route("**/*", self._route)
         return self._context
@@ -96,10 +83,5 @@ class ChromiumRenderer:
 
     async def aclose(self) -> None:
         """Close chromium (safe to call when it never started)."""
-        if self._browser is not None:
-            with contextlib.suppress(Exception):
-                await self._browser.close()
-        if self._playwright is not None:
-            with contextlib.suppress(Exception):
-                await self._playwright.stop()
+        await close_chromium(self._playwright, self._browser)
         self._context = self._browser = self._playwright = None

@@ -14,6 +14,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spyglass.core.browser import CHROMIUM, NO_NETWORK_ARGS, close_chromium, launch_chromium
 from spyglass.core.fetch import FetchError, FetchResult
 
 if TYPE_CHECKING:
@@ -21,17 +22,6 @@ if TYPE_CHECKING:
 
     from spyglass.core.fetch import Fetcher
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--proxy-server=http://127.0.0.1:9",  # a dead proxy: nothing leaves chromium except through our routes
-    "--proxy-bypass-list=<-loopback>",  # ... not even loopback, which chromium would otherwise reach directly
-]
 SKIPPED_RESOURCES = frozenset({"image", "media", "font", "stylesheet", "manifest", "texttrack"})
 FORWARDED_HEADERS = ("accept", "content-type", "x-requested-with")
 
@@ -57,19 +47,11 @@ class BrowserFetch:
         self._browser: Browser | None = None
 
     async def __aenter__(self) -> BrowserFetch:
-        from playwright.async_api import async_playwright
-
-        self._playwright = await async_playwright().start()
-        self._browser = await self._playwright.chromium.launch(
-            executable_path=self.executable, args=CHROMIUM_ARGS, headless=True
-        )
+        self._playwright, self._browser = await launch_chromium(self.executable, NO_NETWORK_ARGS)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._browser is not None:
-            await self._browser.close()
-        if self._playwright is not None:
-            await self._playwright.stop()
+        await close_chromium(self._playwright, self._browser)
         self._browser = self._playwright = None
 
     async def __call__(
