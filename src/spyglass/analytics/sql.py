@@ -1,7 +1,7 @@
 """SQL building blocks whose spelling differs between SQLite and PostgreSQL.
 
 Timestamps are stored as naive UTC text on SQLite and as ``timestamptz`` on PostgreSQL, so the
-day of a timestamp, the seconds between two timestamps and the median each get one helper here.
+day of a timestamp, and the seconds between two timestamps each get one helper here; medians are computed in Python.
 Every helper returns the same Python values on both backends.
 """
 
@@ -51,13 +51,6 @@ def seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[float]:
     if dialect == "sqlite":
         return (func.julianday(end) - func.julianday(start)) * 86400.0
     return cast(func.extract("epoch", end - start), Float)
-
-
-def median_column(value: Any) -> ColumnElement[float]:
-    """The exact median of ``value`` over a group (PostgreSQL only; SQLite uses :func:`medians_in_python`)."""
-    # percentile_cont works in double precision; without the cast the result would take the column's type
-    # and a Numeric(12, 2) column would round 150.005 to 150.00.
-    return cast(func.percentile_cont(0.5).within_group(value), Float)
 
 
 def medians_in_python(rows: Iterable[tuple[K, Decimal]]) -> dict[K, float]:
