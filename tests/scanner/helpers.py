@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from spyglass.config import Settings
 from spyglass.core.db import utcnow
 from spyglass.core.security import new_token
 from spyglass.core.services import Services
+from spyglass.engine.engine import Engine
 from spyglass.engine.models import Run
 from spyglass.scanner.models import Scan, ScanStatus, ScanTarget
 from spyglass.scanner.verification import new_token as new_verification_token
@@ -95,3 +98,14 @@ async def wait_for_scan(services: Services, scan_id: int, timeout: float = 30.0)
                 return scan
         await asyncio.sleep(0.1)
     raise AssertionError(f"scan {scan_id} did not finish within {timeout} s")
+
+
+@asynccontextmanager
+async def embedded_engine(services: Services, *, concurrency: int = 4) -> AsyncIterator[Engine]:
+    """A started in-process engine that runs scan jobs, stopped on exit (the body of the tests' ``engine`` fixture)."""
+    started = Engine(services, mode="embedded", concurrency=concurrency)
+    await started.start()
+    try:
+        yield started
+    finally:
+        await started.stop(grace_seconds=1)

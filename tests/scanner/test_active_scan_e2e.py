@@ -20,7 +20,7 @@ from spyglass.core.services import Services
 from spyglass.engine.engine import Engine
 from spyglass.scanner.models import Finding, Scan
 from tests.scanner.apps.vulnerable import EXPECTED_FINDINGS, VulnerableApp
-from tests.scanner.helpers import bearer, make_target, scanner_settings
+from tests.scanner.helpers import bearer, embedded_engine, make_target, scanner_settings
 from tests.support.factories import create_user
 
 Client = AsyncTestClient[Litestar]
@@ -45,12 +45,8 @@ def settings(tmp_path: Path, database_url: str, db_backend: str) -> Settings:
 
 @pytest.fixture
 async def engine(services: Services) -> AsyncIterator[Engine]:
-    started = Engine(services, mode="embedded", concurrency=4)
-    await started.start()
-    try:
+    async with embedded_engine(services) as started:
         yield started
-    finally:
-        await started.stop(grace_seconds=1)
 
 
 async def test_active_scan_stores_exactly_the_ground_truth(

@@ -19,7 +19,7 @@ from spyglass.engine.engine import Engine
 from spyglass.scanner import findings
 from spyglass.scanner.contract import FindingCandidate
 from spyglass.scanner.models import Finding, Scan, ScanTarget
-from tests.scanner.helpers import bearer, make_target, scanner_settings, wait_for_scan
+from tests.scanner.helpers import bearer, embedded_engine, make_target, scanner_settings, wait_for_scan
 from tests.support.factories import create_user
 from tests.support.http_server import LocalHttpServer, Reply, ServerRequest
 
@@ -208,12 +208,8 @@ def site() -> Iterator[LocalHttpServer]:
 
 @pytest.fixture
 async def engine(services: Services) -> AsyncIterator[Engine]:
-    started = Engine(services, mode="embedded", concurrency=4)
-    await started.start()
-    try:
+    async with embedded_engine(services) as started:
         yield started
-    finally:
-        await started.stop(grace_seconds=1)
 
 
 async def test_scans_through_the_engine_fix_what_the_site_fixed(

@@ -25,7 +25,7 @@ from spyglass.scanner.contract import FindingCandidate, ScanProgress
 from spyglass.scanner.models import Finding, Scan, ScanTarget
 from spyglass.scanner.priority import compute_priority, scan_risk_score
 from spyglass.scanner.tasks import ScanRecorder
-from tests.scanner.helpers import bearer, make_scan, make_target, scanner_settings, wait_for_scan
+from tests.scanner.helpers import bearer, embedded_engine, make_scan, make_target, scanner_settings, wait_for_scan
 from tests.support.factories import create_user
 from tests.support.http_server import LocalHttpServer, Reply, ServerRequest
 from tests.support.tenancy import assert_isolated, assert_not_listed
@@ -59,12 +59,8 @@ def site() -> Iterator[LocalHttpServer]:
 
 @pytest.fixture
 async def engine(services: Services) -> AsyncIterator[Engine]:
-    started = Engine(services, mode="embedded", concurrency=10)
-    await started.start()
-    try:
+    async with embedded_engine(services, concurrency=10) as started:
         yield started
-    finally:
-        await started.stop(grace_seconds=1)
 
 
 def sqli(**overrides: object) -> FindingCandidate:

@@ -22,7 +22,7 @@ from spyglass.engine.engine import Engine
 from spyglass.engine.models import Run, Schedule
 from spyglass.scanner import schedules
 from spyglass.scanner.models import Scan
-from tests.scanner.helpers import bearer, make_target, scanner_settings, wait_for_scan
+from tests.scanner.helpers import bearer, embedded_engine, make_target, scanner_settings, wait_for_scan
 from tests.support.factories import DEFAULT_PASSWORD, create_user
 from tests.support.http_server import LocalHttpServer, Reply, ServerRequest
 from tests.support.tenancy import assert_isolated
@@ -152,12 +152,8 @@ def site() -> Iterator[LocalHttpServer]:
 
 @pytest.fixture
 async def engine(services: Services) -> AsyncIterator[Engine]:
-    started = Engine(services, mode="embedded", concurrency=4)
-    await started.start()
-    try:
+    async with embedded_engine(services) as started:
         yield started
-    finally:
-        await started.stop(grace_seconds=1)
 
 
 async def test_a_due_schedule_scans_the_target_once_per_run(

@@ -4,8 +4,6 @@ against a local site that produces findings on every page."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,9 +14,7 @@ from litestar.testing import AsyncTestClient
 from spyglass.config import Settings
 from spyglass.core.services import Services
 from spyglass.engine.engine import Engine
-from spyglass.engine.models import Run
-from spyglass.scanner.models import Scan
-from tests.scanner.helpers import bearer, make_target, scanner_settings
+from tests.scanner.helpers import bearer, embedded_engine, make_target, scanner_settings, wait_for_scan
 from tests.support.factories import create_user
 from tests.support.http_server import LocalHttpServer, Reply, ServerRequest
 
@@ -51,25 +47,8 @@ def site() -> Iterator[LocalHttpServer]:
 
 @pytest.fixture
 async def engine(services: Services) -> AsyncIterator[Engine]:
-    started = Engine(services, mode="embedded", concurrency=4)
-    await started.start()
-    try:
+    async with embedded_engine(services) as started:
         yield started
-    finally:
-        await started.stop(grace_seconds=1)
-
-
-async def _finished(services: Services, scan_id: int, timeout: float = 30.0) -> Scan:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        async with services.db.session() as session:
-            scan = await session.get(Scan, scan_id)
-            assert scan is not None
-            run = await session.get(Run, scan.run_id) if scan.run_id else None
-            if scan.status in ("succeeded", "failed", "cancelled") and (run is None or run.status != "running"):
-                return scan
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"scan {scan_id} did not finish")
 
 
 async def _everything_shown(client: Client, scan_id: int) -> str:
@@ -97,7 +76,7 @@ async def test_a_custom_auth_header_value_never_appears_in_findings(
 
     launched = await client.post(f"/api/v1/scanner/targets/{target_id}/scans", json={"profile": "passive"})
     assert launched.status_code == 202, launched.text
-    scan = await _finished(services, launched.json()["id"])
+    scan = await wait_for_scan(services, launched.json()["id"])
     assert scan.status == "succeeded", scan.error
     assert any(SECRET in str(request.headers) for request in site.requests), "the scan did not send the header"
 
@@ -117,7 +96,7 @@ async def test_a_standard_secret_header_is_redacted_in_findings(
 
     launched = await client.post(f"/api/v1/scanner/targets/{target_id}/scans", json={"profile": "passive"})
     assert launched.status_code == 202, launched.text
-    scan = await _finished(services, launched.json()["id"])
+    scan = await wait_for_scan(services, launched.json()["id"])
     assert scan.status == "succeeded", scan.error
 
     shown = await _everything_shown(client, scan.id)
