@@ -62,6 +62,10 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "and kept in `data_dir/secret_key`; in production it is required. Never logged or printed.",
             "database_url": "SQLAlchemy URL of the database. Unset: SQLite at `data_dir/spyglass.db`. "
             "PostgreSQL: `postgresql+asyncpg://user:password@host:5432/spyglass`.",
+            "database_pool_size": "PostgreSQL connections each process keeps open; as many again are opened in "
+            "bursts. Size it so processes × 2 × this stays under the server's `max_connections`.",
+            "database_pool_timeout_seconds": "How long a request waits for a free PostgreSQL connection before it "
+            "answers 503 with `Retry-After` (instead of hanging or failing with a 500).",
             "database_replica_url": "SQLAlchemy URL of a PostgreSQL streaming replica (hot standby). Reads that "
             "tolerate a moment of lag (analytics, listing pages: `session(replica_ok=True)`) go there; everything "
             "else uses `SPYGLASS_DATABASE_URL`. Needs PostgreSQL for both. See docs/operations.md.",

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     database_replica_url: str | None = None
+    # PostgreSQL connections per process: `database_pool_size` kept open plus as many again in bursts; a
+    # request that waits `database_pool_timeout_seconds` for one answers 503 (try again) instead of hanging.
+    database_pool_size: int = Field(default=10, ge=1, le=500)
+    database_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     # Reads that tolerate lag (analytics, listing pages) go to the replica; a user who wrote in the last
     # `database_replica_read_your_writes_seconds` reads the primary; an unreachable replica is retried after
     # `database_replica_retry_seconds` (reads use the primary meanwhile).

@@ -104,7 +104,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 def create_engine(
-    url: str, *, echo: bool = False, pool_size: int = 10, connect_timeout: float | None = None
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    pool_timeout: float = 10.0,
+    connect_timeout: float | None = None,
 ) -> AsyncEngine:
     """An async engine for ``url`` with Spyglass's per-backend settings."""
     if url.startswith("sqlite"):
@@ -120,6 +125,7 @@ def create_engine(
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=pool_timeout,
         pool_pre_ping=True,
         pool_recycle=1800,
         connect_args=connect_args,
@@ -141,12 +147,13 @@ class Database:
         *,
         echo: bool = False,
         pool_size: int = 10,
+        pool_timeout: float = 10.0,
         replica_url: str | None = None,
         routing: ReplicaRouting | None = None,
         replica_connect_timeout: float = 3.0,
     ) -> None:
         self.url = url
-        self.engine = create_engine(url, echo=echo, pool_size=pool_size)
+        self.engine = create_engine(url, echo=echo, pool_size=pool_size, pool_timeout=pool_timeout)
         self.backend = self.engine.dialect.name
         writer = self.engine.execution_options(sqlite_immediate=True) if self.backend == "sqlite" else self.engine
         self._readers = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -158,7 +165,11 @@ class Database:
             if self.backend != "postgresql" or not replica_url.startswith("postgresql"):
                 raise ValueError("SPYGLASS_DATABASE_REPLICA_URL needs PostgreSQL for both the primary and the replica")
             self.replica_engine = create_engine(
-                replica_url, echo=echo, pool_size=pool_size, connect_timeout=replica_connect_timeout
+                replica_url,
+                echo=echo,
+                pool_size=pool_size,
+                pool_timeout=pool_timeout,
+                connect_timeout=replica_connect_timeout,
             )
             self._replica_readers = async_sessionmaker(self.replica_engine, expire_on_commit=False)
             self.routing = routing or ReplicaRouting(MemoryRecentWriters(5.0), retry_seconds=10.0)

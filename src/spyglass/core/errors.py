@@ -12,6 +12,7 @@ import re
 from http import HTTPStatus
 from typing import Any
 
+import sqlalchemy.exc
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, SerializationException, ValidationException
 from litestar.response import Template
@@ -150,6 +151,17 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         message = exc.detail if exc.detail and exc.status_code < 500 and not generic else None
         message = message or _STATUS_MESSAGES.get(exc.status_code)
         return error_response(request, exc.status_code, message or "The request failed.", headers=exc.headers)
+    if database_unavailable(exc):
+        logger.warning(
+            "database unavailable",
+            extra={"path": request.url.path, "error": type(exc).__name__, "detail": str(exc)[:200]},
+        )
+        return error_response(
+            request,
+            503,
+            "The service is busy or restarting; please try again in a moment.",
+            headers={"Retry-After": "5"},
+        )
     logger.exception("unhandled error", extra={"path": request.url.path, "method": request.method})
     return error_response(
         request,
@@ -165,3 +177,20 @@ _STATUS_MESSAGES = {
     500: "Something went wrong on our side.",
     503: "The service is temporarily unavailable.",
 }
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database could not serve the request now (every pooled connection busy,
+    the server restarting or unreachable, SQLite's write lock held too long): worth a retry, not a 500."""
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):  # no pooled connection within the pool timeout
+        return True
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, sqlalchemy.exc.InterfaceError):
+            return True
+        cause = exc.orig
+        if isinstance(cause, OSError) or "database is locked" in str(cause):
+            return True
+        # asyncpg: "the database system is shutting down / starting up" and friends (SQLSTATE class 57P, 08).
+        sqlstate = getattr(cause, "sqlstate", None) or getattr(getattr(cause, "__cause__", None), "sqlstate", None)
+        return isinstance(sqlstate, str) and sqlstate.startswith(("57P", "08"))
+    return isinstance(exc, OSError) and isinstance(exc, ConnectionError)

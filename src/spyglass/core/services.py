@@ -87,8 +87,9 @@ class Services:
 
 def _database(settings: Settings, metrics: Metrics) -> Database:
     """The primary database, and the read replica with its routing when one is configured."""
+    pool_size, pool_timeout = settings.database_pool_size, settings.database_pool_timeout_seconds
     if not settings.database_replica_url:
-        return Database(settings.resolved_database_url)
+        return Database(settings.resolved_database_url, pool_size=pool_size, pool_timeout=pool_timeout)
     routing = ReplicaRouting(
         recent_writers(settings.redis_url, settings.database_replica_read_your_writes_seconds),
         retry_seconds=settings.database_replica_retry_seconds,
@@ -100,6 +101,8 @@ def _database(settings: Settings, metrics: Metrics) -> Database:
     )
     return Database(
         settings.resolved_database_url,
+        pool_size=pool_size,
+        pool_timeout=pool_timeout,
         replica_url=settings.database_replica_url,
         routing=routing,
         replica_connect_timeout=settings.database_replica_connect_timeout_seconds,
