@@ -5,7 +5,6 @@ Every route answers only about the caller's own objects (404 for anyone else's).
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from spyglass.core.errors import InvalidInput
 from spyglass.core.pagination import PageRequest
 from spyglass.core.services import Services
 from spyglass.market import listings, service
+from spyglass.market.listing_params import LISTING_FILTERS, Text, export_response
 from spyglass.market.models import SavedSearch
 from spyglass.market.schemas import (
     FavoriteIn,
@@ -29,7 +29,6 @@ from spyglass.market.schemas import (
     alert_out,
     detail_out,
     favorite_out,
-    listings_csv,
     preview_out,
     price_alert_out,
     row_out,
@@ -43,7 +42,6 @@ TAGS = ["Market"]
 ObjectId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="The object's id.")]
 PageNumber = Annotated[int, QueryParameter(ge=1, le=100_000, description="Page number, from 1.")]
 PageSize = Annotated[int | None, QueryParameter(ge=1, le=1000, description="Items per page (capped by the server).")]
-Text = Annotated[str | None, QueryParameter(max_length=64)]
 BOT_CONTROLS = {"rate_limit": "bot_controls"}
 
 
@@ -166,69 +164,37 @@ async def preview_api(services: Services, me: CurrentUser, data: JSONBody[Search
     return preview_out(await preview(search, settings=services.settings, fetcher=services.fetcher))
 
 
-def _filters(
-    search: str | None, marketplace: str | None, price_min: str | None, price_max: str | None,
-    days: str | None, status: str | None, sort: str | None,
-) -> listings.ListingFilters:  # fmt: skip
-    return listings.parse_filters(
-        search=search, marketplace=marketplace, price_min=price_min, price_max=price_max,
-        days=days, status=status, sort=sort,
-    )  # fmt: skip
-
-
 @get("/api/v1/market/listings", guards=[require_user], tags=TAGS, summary="Listings your searches found",
-     responses=error_responses(400, 401, 404, 422, 429))  # fmt: skip
+     dependencies=LISTING_FILTERS, responses=error_responses(400, 401, 404, 422, 429))  # fmt: skip
 async def list_listings_api(
     db: AsyncSession,
     services: Services,
     me: CurrentUser,
+    filter_values: dict[str, str],
     page: PageNumber = 1,
     size: PageSize = None,
-    search: Text = None,
-    marketplace: Text = None,
-    price_min: Text = None,
-    price_max: Text = None,
-    days: Text = None,
-    status: Text = None,
-    sort: Text = None,
 ) -> dict[str, Any]:
     """Filter by search id, marketplace, price range, matched in the last ``days``, status; sort by
     ``newest``, ``price_asc``, ``price_desc`` or ``deal``. A cross-posted item is listed once."""
-    filters = _filters(search, marketplace, price_min, price_max, days, status, sort)
+    filters = listings.parse_filters(**filter_values)
     result = await listings.list_listings(db, user_id=me.id, filters=filters, page=page_request(services, page, size))
     return result.to_dict([row_out(row) for row in result.items])
 
 
 @get("/api/v1/market/listings/export", guards=[require_user], tags=TAGS, summary="Export your listings",
-     responses=error_responses(400, 401, 404, 422, 429))  # fmt: skip
+     dependencies=LISTING_FILTERS, responses=error_responses(400, 401, 404, 422, 429))  # fmt: skip
 async def export_listings_api(
     db: AsyncSession,
     me: CurrentUser,
+    filter_values: dict[str, str],
     format: Text = "json",
-    search: Text = None,
-    marketplace: Text = None,
-    price_min: Text = None,
-    price_max: Text = None,
-    days: Text = None,
-    status: Text = None,
-    sort: Text = None,
 ) -> Response[Any]:
     """The filtered listings (up to 10,000) as ``csv`` or ``json``, as a download."""
     if format not in ("csv", "json"):
         raise InvalidInput(detail={"format": "Export as csv or json."})
-    filters = _filters(search, marketplace, price_min, price_max, days, status, sort)
+    filters = listings.parse_filters(**filter_values)
     rows = await listings.export_listings(db, user_id=me.id, filters=filters)
-    if format == "csv":
-        return Response(
-            content=listings_csv(rows),
-            media_type="text/csv; charset=utf-8",
-            headers={"content-disposition": 'attachment; filename="spyglass-listings.csv"'},
-        )
-    return Response(
-        content=json.dumps([row_out(row) for row in rows], ensure_ascii=False),
-        media_type="application/json",
-        headers={"content-disposition": 'attachment; filename="spyglass-listings.json"'},
-    )
+    return export_response(rows, format)
 
 
 @get("/api/v1/market/listings/{listing_id:int}", guards=[require_user], tags=TAGS, summary="A listing",

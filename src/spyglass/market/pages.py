@@ -20,15 +20,15 @@ from spyglass.core.services import Services
 from spyglass.market import listings, service
 from spyglass.market.adapters.registry import all_adapters
 from spyglass.market.api import page_request
+from spyglass.market.listing_params import LISTING_FILTERS, export_response
 from spyglass.market.matching import CONDITION_LABELS
 from spyglass.market.models import AlertMode, SavedSearch
-from spyglass.market.schemas import deal_label, listings_csv, row_out
+from spyglass.market.schemas import deal_label
 from spyglass.market.searching import preview
 from spyglass.web.templating import flash
 
 ObjectId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 PageNumber = Annotated[int, QueryParameter(ge=1, le=100_000)]
-Text = Annotated[str | None, QueryParameter(max_length=64)]
 Req = Request[Any, Any, Any]
 GUARDS = [require_user]
 BOT_CONTROLS = {"rate_limit": "bot_controls"}
@@ -223,32 +223,18 @@ async def stop_all_page(request: Req, db: AsyncSession, services: Services, me: 
 # -- listings ------------------------------------------------------------------------------------
 
 
-def _filter_values(**values: str | None) -> dict[str, str]:
-    return {key: value for key, value in values.items() if value}
-
-
-@get("/market/listings", guards=GUARDS, include_in_schema=False)
+@get("/market/listings", guards=GUARDS, include_in_schema=False, dependencies=LISTING_FILTERS)
 async def listings_page(
     db: AsyncSession,
     services: Services,
     me: CurrentUser,
+    filter_values: dict[str, str],
     page: PageNumber = 1,
-    search: Text = None,
-    marketplace: Text = None,
-    price_min: Text = None,
-    price_max: Text = None,
-    days: Text = None,
-    status: Text = None,
-    sort: Text = None,
 ) -> Template:
     """The listings the user's searches found, filtered, sorted and paginated."""
-    values = _filter_values(
-        search=search, marketplace=marketplace, price_min=price_min, price_max=price_max, days=days, status=status,
-        sort=sort,
-    )  # fmt: skip
     errors: dict[str, str] = {}
     try:
-        filters = listings.parse_filters(**values)
+        filters = listings.parse_filters(**filter_values)
         found = await listings.list_listings(db, user_id=me.id, filters=filters, page=page_request(services, page))
     except InvalidInput as exc:
         errors = exc.detail
@@ -257,7 +243,7 @@ async def listings_page(
         "market/listings.html",
         context={
             "found": found,
-            "filters": values,
+            "filters": filter_values,
             "errors": errors,
             "searches": await listings.search_names(db, user_id=me.id),
             "adapters": all_adapters(),
@@ -268,54 +254,26 @@ async def listings_page(
     )
 
 
-@get("/market/listings/export.csv", guards=GUARDS, include_in_schema=False)
+@get("/market/listings/export.csv", guards=GUARDS, include_in_schema=False, dependencies=LISTING_FILTERS)
 async def export_csv_page(
     db: AsyncSession,
     me: CurrentUser,
-    search: Text = None,
-    marketplace: Text = None,
-    price_min: Text = None,
-    price_max: Text = None,
-    days: Text = None,
-    status: Text = None,
-    sort: Text = None,
+    filter_values: dict[str, str],
 ) -> Response[str]:
     """The filtered listings as a CSV download."""
-    values = _filter_values(
-        search=search, marketplace=marketplace, price_min=price_min, price_max=price_max, days=days, status=status,
-        sort=sort,
-    )  # fmt: skip
-    rows = await listings.export_listings(db, user_id=me.id, filters=listings.parse_filters(**values))
-    return Response(
-        content=listings_csv(rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": 'attachment; filename="spyglass-listings.csv"'},
-    )
+    rows = await listings.export_listings(db, user_id=me.id, filters=listings.parse_filters(**filter_values))
+    return export_response(rows, "csv")
 
 
-@get("/market/listings/export.json", guards=GUARDS, include_in_schema=False)
+@get("/market/listings/export.json", guards=GUARDS, include_in_schema=False, dependencies=LISTING_FILTERS)
 async def export_json_page(
     db: AsyncSession,
     me: CurrentUser,
-    search: Text = None,
-    marketplace: Text = None,
-    price_min: Text = None,
-    price_max: Text = None,
-    days: Text = None,
-    status: Text = None,
-    sort: Text = None,
+    filter_values: dict[str, str],
 ) -> Response[Any]:
     """The filtered listings as a JSON download."""
-    values = _filter_values(
-        search=search, marketplace=marketplace, price_min=price_min, price_max=price_max, days=days, status=status,
-        sort=sort,
-    )  # fmt: skip
-    rows = await listings.export_listings(db, user_id=me.id, filters=listings.parse_filters(**values))
-    return Response(
-        content=[row_out(row) for row in rows],
-        media_type="application/json",
-        headers={"content-disposition": 'attachment; filename="spyglass-listings.json"'},
-    )
+    rows = await listings.export_listings(db, user_id=me.id, filters=listings.parse_filters(**filter_values))
+    return export_response(rows, "json")
 
 
 def price_chart(history: list[Any], width: int = 560, height: int = 160) -> dict[str, Any] | None:
