@@ -18,10 +18,12 @@ def point_finding(
     *,
     evidence: str = "",
     header: str | None = None,
+    needle: str | None = None,
     confidence: Confidence = "confirmed",
     **details: object,
 ) -> FindingCandidate:
-    """A finding at the point's URL and parameter; ``match`` (in the body) or ``header`` is marked as the proof."""
+    """A finding at the point's URL and parameter; ``match`` (in the body), ``needle`` or ``header`` is marked as
+    the proof in the response excerpt."""
     return FindingCandidate(
         type_id=type_id,
         url=without_query(point.url),
@@ -30,7 +32,7 @@ def point_finding(
         payload=payload,
         evidence=evidence or (mark_match(exchange.body, match) if match else ""),
         request=request_excerpt(exchange, marked=payload),
-        response=response_excerpt(exchange, needle=match.group(0) if match else None, header=header),
+        response=response_excerpt(exchange, needle=needle or (match.group(0) if match else None), header=header),
         confidence=confidence,
         details=dict(details),
     )

@@ -6,7 +6,8 @@ from __future__ import annotations
 from selectolax.lexbor import LexborHTMLParser
 
 from spyglass.scanner.checks.active._inject import inject, injection_points, original_value, token
-from spyglass.scanner.checks.base import CheckContext, Exchange, InjectionPoint
+from spyglass.scanner.checks.active._report import point_finding
+from spyglass.scanner.checks.base import CheckContext, InjectionPoint
 from spyglass.scanner.checks.passive._base import CheckBase, send
 from spyglass.scanner.checks.passive._evidence import (
     html_pages,
@@ -16,7 +17,7 @@ from spyglass.scanner.checks.passive._evidence import (
     response_excerpt,
     without_query,
 )
-from spyglass.scanner.contract import Confidence, FindingCandidate
+from spyglass.scanner.contract import FindingCandidate
 
 ELEMENT_PAYLOADS = (  # HTML text, breaking out of a double- or single-quoted attribute, out of raw-text elements
     '<svg data-spy="{t}" onload="alert(1)">',
@@ -48,29 +49,6 @@ def script_breakout(body: str, payload: str) -> bool:
     return False
 
 
-def _finding(
-    type_id: str,
-    point: InjectionPoint,
-    payload: str,
-    exchange: Exchange,
-    evidence: str,
-    confidence: Confidence,
-    **details: object,
-) -> FindingCandidate:
-    return FindingCandidate(
-        type_id=type_id,
-        url=without_query(point.url),
-        method=point.method.upper(),
-        parameter=point.parameter,
-        payload=payload,
-        evidence=evidence,
-        request=request_excerpt(exchange, marked=payload),
-        response=response_excerpt(exchange, needle=payload),
-        confidence=confidence,
-        details=dict(details),
-    )
-
-
 class ReflectedXssCheck(CheckBase):
     """Probes each parameter with a harmless marker; where it is reflected, tries context-breaking payloads."""
 
@@ -96,13 +74,24 @@ class ReflectedXssCheck(CheckBase):
             element = injected_element(exchange.body, marker)
             if element is not None:
                 await ctx.report(
-                    _finding("xss-reflected", point, payload, exchange, element, "confirmed", context="html")
+                    point_finding(
+                        "xss-reflected", point, payload, exchange, evidence=element, needle=payload, context="html"
+                    )
                 )
                 return
             if template in SCRIPT_PAYLOADS[:2] and script_breakout(exchange.body, payload):
                 evidence = mark_first(exchange.body, payload) or payload
                 await ctx.report(
-                    _finding("xss-reflected", point, payload, exchange, evidence, "firm", context="script string")
+                    point_finding(
+                        "xss-reflected",
+                        point,
+                        payload,
+                        exchange,
+                        evidence=evidence,
+                        needle=payload,
+                        confidence="firm",
+                        context="script string",
+                    )
                 )
                 return
 
