@@ -9,7 +9,6 @@ search's location, from Craigslist's published area list (fetched once and cache
 from __future__ import annotations
 
 import functools
-import json
 import math
 import re
 import time
@@ -41,6 +40,7 @@ from spyglass.market.adapters.parsing import (
     parse_datetime,
     parse_price,
     read_each,
+    saved_json,
     stable_id,
     text_of,
     tidy,
@@ -405,11 +405,8 @@ class CraigslistAdapter:
 
     def parse(self, text: str, url: str) -> list[ScrapedListing]:
         """A saved search page, a saved posting, or a saved ``sapi`` response (JSON)."""
-        if text.lstrip().startswith("{"):
-            try:
-                data = json.loads(text)
-            except ValueError:
-                raise AdapterError("the Craigslist sapi response is not valid JSON") from None
+        data = saved_json(text, "the Craigslist sapi response")
+        if data is not None:
             return parse_sapi(data, url)
         if 'id="postingbody"' in text:  # one posting, not a search (spyglass market extract on a saved posting)
             return [parse_posting(text, url)]

@@ -8,7 +8,6 @@ them it reads ``/sch/i.html`` results (``li.s-item``), which is the fragile path
 from __future__ import annotations
 
 import base64
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from spyglass.market.adapters.parsing import (
     parse_datetime,
     parse_price,
     read_each,
+    saved_json,
     stable_id,
     text_of,
     text_value,
@@ -77,11 +77,8 @@ class EbayAdapter:
 
     def parse(self, text: str, url: str) -> list[ScrapedListing]:
         """A saved results page, or a saved Browse API response (JSON)."""
-        if text.lstrip().startswith("{"):
-            try:
-                data = json.loads(text)
-            except ValueError:
-                raise AdapterError("the eBay Browse API response is not valid JSON") from None
+        data = saved_json(text, "the eBay Browse API response")
+        if data is not None:
             return parse_api_response(data)
         return parse_results_page(text, url)
 

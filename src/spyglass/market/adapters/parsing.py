@@ -497,3 +497,15 @@ def embedded_state(tree: LexborHTMLParser) -> list[Any]:
         except ValueError:
             continue
     return roots
+
+
+def saved_json(text: str, what: str) -> Any | None:
+    """The decoded object when ``text`` is JSON (a saved API response), None when it is a page.
+
+    ``AdapterError`` names ``what`` when it starts like JSON but does not decode."""
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise AdapterError(f"{what} is not valid JSON") from None
