@@ -39,6 +39,7 @@ from playwright.sync_api import (
 
 from spyglass.app import create_app
 from spyglass.config import Settings
+from spyglass.core.browser import CHROMIUM, CHROMIUM_ARGS
 from spyglass.core.services import Services
 from tests.conftest import make_settings
 from tests.support.databases import sqlite_copy
@@ -46,15 +47,6 @@ from tests.support.smtp import SmtpServer
 
 T = TypeVar("T")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 375, "height": 740}
 
@@ -195,7 +187,7 @@ def playwright_session() -> Iterator[Playwright]:
 def browser(playwright_session: Playwright) -> Iterator[Browser]:
     """Debian's chromium, headless, launched once per test session (never downloaded)."""
     with _playwright_loop(playwright_session):
-        launched = playwright_session.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        launched = playwright_session.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True)
     try:
         yield launched
     finally:
