@@ -10,10 +10,11 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.engine import repository
 from spyglass.engine.context import RunContext
@@ -25,9 +26,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("spyglass.engine.runner")
 
-#: How many times a claim is tried when the database refuses it (locked, restarting) before the
-#: delivery is left to the redelivery sweep.
-CLAIM_ATTEMPTS = 5
+#: How many times the runner's own writes (claim, retry, finish) are tried when the database refuses them
+#: (locked, restarting): 0.5 + 1 + 1.5 + 2 s of waiting in all, about a PostgreSQL restart.
+DB_ATTEMPTS = 5
+
+T = TypeVar("T")
 
 
 def new_worker_id() -> str:
@@ -97,23 +100,36 @@ class Runner:
                 self._on_delivery_done()
 
     async def _claim(self, run_id: int) -> Run | None:
-        """Claim a delivered run; a database error (a busy SQLite writer lock, a PostgreSQL restart) is retried
-        a few times at once, because a delivery dropped here waits for the redelivery sweep (minutes)."""
-        for attempt in range(1, CLAIM_ATTEMPTS + 1):
+        """Claim a delivered run, or None (claimed elsewhere, finished, or the database stayed unavailable:
+        the delivery is then left to the redelivery sweep)."""
+
+        async def claim(session: AsyncSession) -> Run | None:
+            return await repository.claim_run(
+                session, run_id=run_id, worker_id=self.worker_id, lease_seconds=self.lease_seconds
+            )
+
+        try:
+            return await self._write(claim)
+        except DBAPIError as exc:
+            logger.warning(
+                "claiming a run failed; it will be delivered again",
+                extra={"run_id": run_id, "error": str(exc.orig)[:200]},
+            )
+            return None
+
+    async def _write(self, action: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``action`` in a write transaction, tried again a few times at once when the database refuses it
+        (SQLite's write lock busy past its timeout, a PostgreSQL restart): a claim or a result dropped here would
+        wait for the redelivery sweep or the lease reaper (minutes)."""
+        for attempt in range(1, DB_ATTEMPTS + 1):
             try:
                 async with self.services.db.session(write=True) as session:
-                    return await repository.claim_run(
-                        session, run_id=run_id, worker_id=self.worker_id, lease_seconds=self.lease_seconds
-                    )
-            except DBAPIError as exc:
-                if attempt == CLAIM_ATTEMPTS:
-                    logger.warning(
-                        "claiming a run failed; it will be delivered again",
-                        extra={"run_id": run_id, "error": str(exc.orig)[:200]},
-                    )
-                    return None
-                await asyncio.sleep(0.2 * attempt)
-        return None
+                    return await action(session)
+            except DBAPIError:
+                if attempt == DB_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.5 * attempt)
+        raise AssertionError("unreachable")
 
     async def _execute_claimed(self, run: Run) -> None:
         self.metrics.observe_start(run)
@@ -171,20 +187,25 @@ class Runner:
             await self._finish(run, RunStatus.FAILED, stats=ctx.stats, error=f"{error} (after {run.attempt} attempts)")
             return
         delay = kind.retry.delay(run.attempt, retry_after)
-        async with self.services.db.session(write=True) as session:
+
+        async def retry(session: AsyncSession) -> None:
             await repository.retry_run(
                 session, run_id=run.id, worker_id=self.worker_id, delay_seconds=delay, error=error
             )
+
+        await self._write(retry)
         self.metrics.retried.labels(run.kind).inc()
         await self.services.run_events.publish(run.id, {"status": "queued", "stage": f"retrying in {round(delay)} s"})
 
     async def _finish(
         self, run: Run, status: RunStatus, *, stats: dict[str, Any] | None = None, error: str | None = None
     ) -> None:
-        async with self.services.db.session(write=True) as session:
-            done = await repository.finish_run(
+        async def finish(session: AsyncSession) -> bool:
+            return await repository.finish_run(
                 session, run_id=run.id, worker_id=self.worker_id, status=status, stats=stats, error=error
             )
+
+        done = await self._write(finish)
         if done:
             self.metrics.observe_finish(run.kind, status)
             await self.services.run_events.publish(
