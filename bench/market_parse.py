@@ -28,6 +28,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from tests.support.shared_fixtures import MARKETPLACES  # noqa: E402
 
 from spyglass.market.adapters.base import Adapter  # noqa: E402
 from spyglass.market.adapters.craigslist import parse_search_page  # noqa: E402
@@ -36,7 +39,7 @@ from spyglass.market.adapters.parsing import json_ld  # noqa: E402
 from spyglass.market.adapters.registry import get_adapter  # noqa: E402
 from spyglass.market.simulator import Simulator, pages  # noqa: E402
 
-FIXTURES = ROOT / ".." / "shared" / "fixtures" / "marketplaces"
+FIXTURES = MARKETPLACES
 ORIGIN = "http://127.0.0.1:8090"
 RECIPE = {"item": "li.s-item", "title": ".s-item__title", "price": ".s-item__price", "url": "a.s-item__link@href"}
 

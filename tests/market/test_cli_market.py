@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from spyglass.cli import app
-from tests.market.adapters.conftest import FIXTURES, PAGES, page, serve
+from tests.market.adapters.conftest import FIXTURES, PAGES, page, requires_captured_pages, serve
 from tests.support.http_server import LocalHttpServer
 from tests.support.servers import free_port
 
@@ -44,6 +44,7 @@ def extract(*args: str) -> tuple[int, list[dict[str, object]], str]:
     return result.exit_code, lines, result.stderr
 
 
+@requires_captured_pages
 def test_extract_prints_one_json_line_per_listing_from_a_saved_page(env: None) -> None:
     code, lines, stderr = extract("--adapter", "craigslist", BOSTON_PAGE)
     assert code == 0, stderr
@@ -55,6 +56,7 @@ def test_extract_prints_one_json_line_per_listing_from_a_saved_page(env: None) -
     assert "120 listing(s)" in stderr
 
 
+@requires_captured_pages
 def test_extract_facebook_and_relative_links_with_a_base_url(env: None) -> None:
     code, lines, _ = extract("-a", "facebook", str(FIXTURES / "facebook" / "search-boston-2023.html"))
     assert code == 0 and len(lines) == 24
@@ -75,6 +77,7 @@ def test_extract_a_recipe_from_a_live_url(env: None, server: LocalHttpServer, tm
     assert code == 0 and len(lines) == 3
 
 
+@requires_captured_pages
 def test_extract_refuses_bad_input_with_a_clear_message(env: None, server: LocalHttpServer) -> None:
     code, _, stderr = extract("-a", "amazon", BOSTON_PAGE)
     assert code == 2 and "unknown marketplace 'amazon'; known: craigslist" in stderr

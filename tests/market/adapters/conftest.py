@@ -12,9 +12,12 @@ from spyglass.config import Settings
 from spyglass.core.fetch import Fetcher
 from spyglass.core.retry import RetryPolicy
 from tests.support.http_server import LocalHttpServer, Reply, ServerRequest
+from tests.support.shared_fixtures import HAVE_MARKETPLACES, MARKETPLACES, MISSING_REASON
 
 PAGES = Path(__file__).resolve().parent / "pages"
-FIXTURES = Path(__file__).resolve().parents[3] / ".." / "shared" / "fixtures" / "marketplaces"
+FIXTURES = MARKETPLACES
+#: For tests that read the captured pages by path rather than through ``captured``.
+requires_captured_pages = pytest.mark.skipif(not HAVE_MARKETPLACES, reason=MISSING_REASON)
 
 
 def page(name: str) -> str:
@@ -23,7 +26,9 @@ def page(name: str) -> str:
 
 
 def captured(relative: str) -> str:
-    """A real captured marketplace page from ../shared/fixtures/marketplaces."""
+    """A real captured marketplace page from ../shared/fixtures/marketplaces (the test skips without them)."""
+    if not HAVE_MARKETPLACES:
+        pytest.skip(MISSING_REASON)
     return (FIXTURES / relative).read_text(encoding="utf-8")
 
 
