@@ -14,7 +14,7 @@ from spyglass.core.services import Services
 from tests.analytics.seed import UserWorld, seed_user_world
 from tests.conftest import BASE_URL
 from tests.support.client import app_client
-from tests.support.factories import DEFAULT_PASSWORD, create_user
+from tests.support.factories import create_user
 from tests.support.live_server import (  # noqa: F401 - the browser test's fixtures
     browser,
     live_server,
@@ -22,7 +22,7 @@ from tests.support.live_server import (  # noqa: F401 - the browser test's fixtu
     page_context,
     playwright_session,
 )
-from tests.support.web import login
+from tests.support.web import signed_in_client
 
 Client = AsyncTestClient[Litestar]
 
@@ -54,26 +54,19 @@ async def client(app: Litestar) -> AsyncIterator[Client]:
         yield cast(Client, raw)  # an httpx client; the shared web helpers are typed for Litestar's
 
 
-async def _signed_in(app: Litestar, user: User) -> AsyncIterator[Client]:
-    async with app_client(app, base_url=BASE_URL, lifespan=False, follow_redirects=False) as raw:
-        signed_in = cast(Client, raw)
-        await login(signed_in, user.username, DEFAULT_PASSWORD)
-        yield signed_in
-
-
 @pytest.fixture
 async def owner_client(app: Litestar, client: Client, owner: User) -> AsyncIterator[Client]:
-    async for signed_in in _signed_in(app, owner):
+    async for signed_in in signed_in_client(app, owner):
         yield signed_in
 
 
 @pytest.fixture
 async def other_client(app: Litestar, client: Client, other: User) -> AsyncIterator[Client]:
-    async for signed_in in _signed_in(app, other):
+    async for signed_in in signed_in_client(app, other):
         yield signed_in
 
 
 @pytest.fixture
 async def admin_client(app: Litestar, client: Client, admin: User) -> AsyncIterator[Client]:
-    async for signed_in in _signed_in(app, admin):
+    async for signed_in in signed_in_client(app, admin):
         yield signed_in

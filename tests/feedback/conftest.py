@@ -18,7 +18,7 @@ from spyglass.feedback.models import Feedback
 from spyglass.notifications.models import Notification
 from tests.conftest import BASE_URL
 from tests.support.client import app_client
-from tests.support.factories import DEFAULT_PASSWORD, create_user
+from tests.support.factories import create_user
 from tests.support.live_server import (  # noqa: F401 - fixtures of the chromium test
     browser,
     live_server,
@@ -26,7 +26,7 @@ from tests.support.live_server import (  # noqa: F401 - fixtures of the chromium
     page_context,
     playwright_session,
 )
-from tests.support.web import login
+from tests.support.web import signed_in_client
 
 Client = httpx.AsyncClient
 
@@ -53,27 +53,21 @@ async def client(app: Litestar) -> AsyncIterator[Client]:
         yield http_client
 
 
-async def _browser_for(app: Litestar, user: User) -> AsyncIterator[Client]:
-    async with app_client(app, base_url=BASE_URL, lifespan=False, follow_redirects=False) as http_client:
-        await login(http_client, user.username, DEFAULT_PASSWORD)
-        yield http_client
-
-
 @pytest.fixture
 async def alice_client(app: Litestar, client: Client, alice: User) -> AsyncIterator[Client]:
-    async for http_client in _browser_for(app, alice):
+    async for http_client in signed_in_client(app, alice):
         yield http_client
 
 
 @pytest.fixture
 async def bob_client(app: Litestar, client: Client, bob: User) -> AsyncIterator[Client]:
-    async for http_client in _browser_for(app, bob):
+    async for http_client in signed_in_client(app, bob):
         yield http_client
 
 
 @pytest.fixture
 async def admin_client(app: Litestar, client: Client, admin: User) -> AsyncIterator[Client]:
-    async for http_client in _browser_for(app, admin):
+    async for http_client in signed_in_client(app, admin):
         yield http_client
 
 

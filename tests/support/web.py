@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -43,3 +44,15 @@ async def login(client: Client, login: str, password: str) -> httpx.Response:
     response = await post_form(client, "/login", {"login": login, "password": password}, follow_redirects=False)
     assert response.status_code == 303, f"login failed: {response.status_code} {response.text[:300]}"
     return response
+
+
+async def signed_in_client(app: Litestar, user: Any) -> AsyncIterator[Client]:
+    """A client of its own for ``app``, signed in as ``user`` (with the default test password); for fixtures
+    that need several users signed in at once: ``async for c in signed_in_client(app, alice): yield c``."""
+    from tests.conftest import BASE_URL
+    from tests.support.client import app_client
+    from tests.support.factories import DEFAULT_PASSWORD
+
+    async with app_client(app, base_url=BASE_URL, lifespan=False, follow_redirects=False) as raw:
+        await login(raw, user.username, DEFAULT_PASSWORD)
+        yield raw
