@@ -13,31 +13,14 @@ from typer.testing import CliRunner
 
 from spyglass.core.db import create_engine
 from spyglass.core.services import Services
-from tests.conftest import TEST_SECRET, make_settings
+from tests.conftest import make_settings
+from tests.support.cli_env import cli_env  # noqa: F401 - fixture
 from tests.support.databases import sqlite_copy, truncate_all
 
 
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[str], Path]:
-    """Point the CLI at a database URL with a private data folder; returns the data folder."""
-    data_dir = tmp_path / "data"
-
-    def configure(database_url: str) -> Path:
-        monkeypatch.chdir(tmp_path)  # no stray .env from the developer's folder
-        for name in ("SPYGLASS_REDIS_URL", "SPYGLASS_SMTP_HOST", "SPYGLASS_ENVIRONMENT"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("SPYGLASS_DATA_DIR", str(data_dir))
-        monkeypatch.setenv("SPYGLASS_DATABASE_URL", database_url)
-        monkeypatch.setenv("SPYGLASS_SECRET_KEY", TEST_SECRET)
-        monkeypatch.setenv("SPYGLASS_LOG_FORMAT", "console")
-        return data_dir
-
-    return configure
 
 
 @pytest.fixture
