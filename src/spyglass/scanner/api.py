@@ -3,11 +3,11 @@ imports and comparison. Every lookup is scoped to the caller; another user's ids
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import delete, get, patch, post, put
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spyglass.accounts.auth import CurrentUser, require_user
 from spyglass.core.services import Services
 from spyglass.scanner import findings, import_service, schedules, schemas, service
+from spyglass.scanner.params import CONTROLS, BaseScan, HeadScan, Id, PageNumber, PageSize, TargetFilter
 from spyglass.scanner.queries import (
     compare,
     finding_filters,
@@ -27,11 +28,7 @@ from spyglass.scanner.queries import (
 )
 from spyglass.web.api_docs import error_responses
 
-Id = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="The object's id.")]
-PageNumber = Annotated[int, QueryParameter(ge=1, le=100_000, description="Page number, from 1.")]
-PageSize = Annotated[int | None, QueryParameter(ge=1, le=1000, description="Items per page (capped by the server).")]
 TAGS = ["Security scans"]
-CONTROLS = {"rate_limit": "bot_controls"}
 
 
 @get("/api/v1/scanner/targets", guards=[require_user], tags=TAGS, summary="List your scan targets")
@@ -208,7 +205,7 @@ async def list_scans_api(
     me: CurrentUser,
     page: PageNumber = 1,
     size: PageSize = None,
-    target_id: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
+    target_id: TargetFilter = None,
 ) -> dict[str, Any]:
     """Your scans, newest first, optionally of one target."""
     result = await list_scans(db, services, me.id, page, size, target_id)
@@ -288,8 +285,8 @@ async def update_finding_api(
 async def compare_api(
     db: AsyncSession,
     me: CurrentUser,
-    base: Annotated[int, QueryParameter(ge=1, le=2**63 - 1, description="The older scan.")],
-    head: Annotated[int, QueryParameter(ge=1, le=2**63 - 1, description="The newer scan.")],
+    base: BaseScan,
+    head: HeadScan,
 ) -> dict[str, Any]:
     """Findings new in ``head``, still open in both, and fixed (only in ``base``), matched by fingerprint."""
     older, newer, diff = await compare(db, me.id, base, head)

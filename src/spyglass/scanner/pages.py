@@ -4,11 +4,10 @@ Forms post with the CSRF token; errors come back on the form with a message per 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar.types import ControllerRouterHandler
@@ -21,6 +20,7 @@ from spyglass.core.services import Services
 from spyglass.scanner import findings, import_service, schedules, schemas, service, verification
 from spyglass.scanner.contract import SEVERITIES
 from spyglass.scanner.models import Finding, FindingStatus, Scan, ScanStatus, ScanTarget
+from spyglass.scanner.params import CONTROLS, BaseScan, HeadScan, Id, PageNumber
 from spyglass.scanner.queries import (
     compare,
     finding_filters,
@@ -34,9 +34,6 @@ from spyglass.scanner.queries import (
 )
 from spyglass.web.templating import flash
 
-Id = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="The object's id.")]
-PageNumber = Annotated[int, QueryParameter(ge=1, le=100_000, description="Page number, from 1.")]
-CONTROLS = {"rate_limit": "bot_controls"}
 SECRET_FORM_FIELDS = {"_csrf_token", "auth_password", "auth_cookie", "auth_header_value", "auth_username"}
 
 
@@ -367,8 +364,8 @@ async def finding_status_form(
 async def compare_page(
     db: AsyncSession,
     me: CurrentUser,
-    base: Annotated[int, QueryParameter(ge=1, le=2**63 - 1)],
-    head: Annotated[int, QueryParameter(ge=1, le=2**63 - 1)],
+    base: BaseScan,
+    head: HeadScan,
 ) -> Template:
     """Two scans of a target side by side: new, still open and fixed findings."""
     older, newer, diff = await compare(db, me.id, base, head)
