@@ -6,16 +6,20 @@ already gone deletes nothing: the jobs are idempotent). The audit log has its ow
 
 What else goes with a deleted row is decided by the foreign keys: a listing takes its matches, price
 history, favourites and alerts with it (ON DELETE CASCADE); a deleted run leaves its scan with no run
-(ON DELETE SET NULL).
+(ON DELETE SET NULL). A deleted listing that anchors a cross-post group (``group_id`` names it) first hands
+the group to its oldest remaining member, so the group survives instead of falling apart (the foreign key's
+ON DELETE SET NULL is the backstop).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.core.db import utcnow
 from spyglass.engine.kinds import JobKind, RetryPolicy, register_kind, register_system_schedule
@@ -35,12 +39,20 @@ LISTINGS_KIND = "retention.gone_listings"
 TERMINAL = [RunStatus.SUCCEEDED.value, RunStatus.FAILED.value, RunStatus.CANCELLED.value]
 
 
-async def _delete_in_batches(services: Services, model: Any, ids: Select[Any], batch_size: int) -> int:
+async def _delete_in_batches(
+    services: Services,
+    model: Any,
+    ids: Select[Any],
+    batch_size: int,
+    before_delete: Callable[[AsyncSession, list[int]], Awaitable[None]] | None = None,
+) -> int:
     deleted = 0
     while True:
         async with services.db.session(write=True) as session:
             batch = list((await session.scalars(ids.order_by(model.id).limit(batch_size))).all())
             if batch:
+                if before_delete is not None:
+                    await before_delete(session, batch)
                 await session.execute(delete(model).where(model.id.in_(batch)))
         deleted += len(batch)
         if len(batch) < batch_size:
@@ -54,11 +66,26 @@ async def purge_finished_runs(services: Services) -> int:
     return await _delete_in_batches(services, Run, old, services.settings.retention_batch_size)
 
 
+async def regroup_before_delete(session: AsyncSession, doomed: list[int]) -> None:
+    """Move each group anchored by a listing in ``doomed`` to its oldest member that is not in ``doomed``."""
+    survivors = (
+        await session.execute(
+            select(Listing.group_id, func.min(Listing.id))
+            .where(Listing.group_id.in_(doomed), Listing.id.not_in(doomed))
+            .group_by(Listing.group_id)
+        )
+    ).all()
+    for old_anchor, new_anchor in survivors:
+        await session.execute(update(Listing).where(Listing.group_id == old_anchor).values(group_id=new_anchor))
+
+
 async def purge_gone_listings(services: Services) -> int:
     """Delete listings marked gone and not seen for ``retention_gone_listings_days``; the number deleted."""
     cutoff = utcnow() - timedelta(days=services.settings.retention_gone_listings_days)
     old = select(Listing.id).where(Listing.status == ListingStatus.GONE.value, Listing.last_seen_at < cutoff)
-    return await _delete_in_batches(services, Listing, old, services.settings.retention_batch_size)
+    return await _delete_in_batches(
+        services, Listing, old, services.settings.retention_batch_size, before_delete=regroup_before_delete
+    )
 
 
 async def runs_retention(ctx: RunContext) -> dict[str, Any]:

@@ -99,8 +99,11 @@ class Listing(Base):
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
     status: Mapped[str] = mapped_column(String(8), default=ListingStatus.ACTIVE.value, nullable=False)
-    #: The id of the first listing of its cross-post group (itself when alone).
-    group_id: Mapped[int | None] = mapped_column(BigIntPK, nullable=True)
+    #: The id of the first listing of its cross-post group (itself when alone). Deleting that listing sets
+    #: it to NULL (retention first moves the group to its oldest remaining member: ``regroup_before_delete``).
+    group_id: Mapped[int | None] = mapped_column(
+        BigIntPK, ForeignKey("market_listings.id", ondelete="SET NULL"), nullable=True
+    )
     image_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
@@ -216,3 +219,16 @@ class MarketAlert(Base):
         UniqueConstraint("user_id", "key", name="uq_market_alerts_user_key"),
         Index("ix_market_alerts_user_created", "user_id", "created_at"),
     )
+
+
+class MarketQuota(Base):
+    """An admin's override of the market quotas for one user; a NULL field means "the global setting"."""
+
+    __tablename__ = "market_user_quotas"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    #: Saved searches the user may have (``SPYGLASS_MARKET_MAX_SEARCHES_PER_USER`` when NULL).
+    max_searches: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Shortest interval of the user's searches (``SPYGLASS_MARKET_MIN_INTERVAL_SECONDS`` when NULL).
+    min_interval_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, nullable=False)

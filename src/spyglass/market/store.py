@@ -139,9 +139,9 @@ async def upsert_listings(
         )
     changes: list[tuple[Listing, Decimal | None]] = []
     for key, listing in existing.items():
+        if listing.group_id is None:  # new, or its group's first listing was deleted (the key set it NULL)
+            listing.group_id = listing.id
         if listing.id in new_ids:
-            if listing.group_id is None:
-                listing.group_id = listing.id
             continue
         item = unique[key]
         old_price = listing.price
