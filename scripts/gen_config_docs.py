@@ -191,6 +191,12 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "engine_default_interval_seconds": "Interval of a new schedule when none is given.",
             "engine_min_interval_seconds": "Shortest interval a schedule may have.",
             "engine_max_schedules_per_user": "Most schedules one user may have (0: none).",
+            "worker_metrics_port": "When set, each `spyglass worker` serves its Prometheus metrics on "
+            "`http://SPYGLASS_WORKER_METRICS_HOST:PORT/metrics` (runs claimed and finished, queue depth, leader or "
+            "not, heartbeat age; see docs/operations.md). Unset: no listener. `spyglass worker --metrics-port N` "
+            "overrides it (one port per worker on a machine).",
+            "worker_metrics_host": "Address the worker metrics listen on. Keep it on loopback or a private "
+            "network that only Prometheus reaches: the metrics carry no secrets but are not for the public.",
         },
     ),
     (

@@ -168,6 +168,9 @@ def worker(
     concurrency: int | None = typer.Option(
         None, min=1, max=5000, help="Runs at once in this process (default: SPYGLASS_WORKER_CONCURRENCY)."
     ),
+    metrics_port: int | None = typer.Option(
+        None, min=1, max=65535, help="Serve Prometheus /metrics on this port (default: SPYGLASS_WORKER_METRICS_PORT)."
+    ),
 ) -> None:
     """Run a job worker (the distributed mode; needs SPYGLASS_REDIS_URL). Stops gracefully on SIGTERM."""
     from spyglass.engine.worker import run_worker
@@ -179,7 +182,7 @@ def worker(
     require_migrated(settings)
     console.print(f"Spyglass worker is starting ({settings.database_backend}, Redis broker)")
     with one_line_errors("The worker"):
-        run_coroutine_blocking(lambda: run_worker(settings, concurrency=concurrency))
+        run_coroutine_blocking(lambda: run_worker(settings, concurrency=concurrency, metrics_port=metrics_port))
 
 
 def _read_password(password_stdin: bool) -> str:

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     engine_default_interval_seconds: int = Field(default=600, ge=1)
     engine_min_interval_seconds: int = Field(default=60, ge=1)
     engine_max_schedules_per_user: int = Field(default=100, ge=0)
+    # `spyglass worker` serves its Prometheus metrics on host:port when the port is set (engine/worker_metrics.py).
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     # Outbound HTTP (core/urlpolicy.py, core/fetch.py). Target lists: comma-separated CIDR networks and host names.
     allow_private_targets: str = ""

@@ -62,6 +62,8 @@ class Runner:
         # Latest progress per run, written to the rows by the next heartbeat (one statement for all runs).
         self._progress_pending: dict[int, tuple[int, str]] = {}
         self._heartbeat_task: asyncio.Task[None] | None = None
+        #: ``time.monotonic()`` of the last heartbeat written (None before the first), for the worker's metrics.
+        self.last_heartbeat: float | None = None
         self.metrics = services.engine_metrics
         self._on_delivery_done = on_delivery_done
 
@@ -247,6 +249,7 @@ class Runner:
                     running=len(run_ids),
                 ),
             )
+        self.last_heartbeat = time.monotonic()
         for run_id, state in states.items():
             entry = self._active.get(run_id)
             if entry is None:
