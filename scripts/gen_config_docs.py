@@ -304,6 +304,9 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "notifications_digest_hours": "Events of a channel in digest mode are gathered this long, then sent as "
             "one message.",
             "notifications_send_timeout_seconds": "Time limit of one delivery to one channel.",
+            "notifications_previous_secret_keys": "Earlier values of `SPYGLASS_SECRET_KEY`, comma-separated, after "
+            "a rotation: encrypted Apprise URLs still open with them until `spyglass notifications rotate-key` "
+            "has re-encrypted them with the current key; then remove them. Secret (never printed).",
         },
     ),
     (

@@ -325,9 +325,11 @@ def db_maintain_command() -> None:
 def _register_feature_commands() -> None:
     # Imported here, after the helpers above exist, because feature CLIs reuse them.
     from spyglass.market.cli import register as register_market
+    from spyglass.notifications.cli import register as register_notifications
     from spyglass.scanner.cli import register as register_scanner
 
     register_market(app)
+    register_notifications(app)
     register_scanner(app)
 
 

@@ -182,6 +182,9 @@ class Settings(BaseSettings):
     notifications_linger_seconds: float = Field(default=55.0, ge=0, le=3000)
     notifications_digest_hours: int = Field(default=24, ge=1, le=24 * 7)
     notifications_send_timeout_seconds: float = Field(default=20.0, gt=0)
+    # Earlier values of secret_key, comma-separated: sealed channel targets still open with them until
+    # `spyglass notifications rotate-key` has re-sealed them with the current one.
+    notifications_previous_secret_keys: SecretStr | None = None
 
     # --- Feedback and onboarding (src/spyglass/feedback) ---
     feedback_max_message_length: int = Field(default=5000, ge=100, le=100_000)

@@ -30,14 +30,15 @@ STREAM_NAME = "spyglass:runs"
 CONSUMER_GROUP = "spyglass-workers"
 XREAD_COUNT = 10
 
-#: Loops a feature keeps alive for as long as an embedded engine runs (``name → loop(services)``), for work
-#: that must react at once rather than at the next scheduled run (e.g. the notification outbox).
+#: Loops a feature keeps alive for as long as an engine that executes runs (embedded or worker) is up
+#: (``name → loop(services)``), for work that must react at once rather than at the next scheduled run (e.g.
+#: the notification outbox). With several workers every one runs them: the loop must share its work safely.
 _RESIDENT_LOOPS: dict[str, Callable[[Services], Awaitable[None]]] = {}
 
 
 def register_resident_loop(name: str, loop: Callable[[Services], Awaitable[None]]) -> None:
-    """Run ``loop(services)`` in every embedded engine from start to stop (it is cancelled at stop;
-    if it returns or raises it is started again after a short pause)."""
+    """Run ``loop(services)`` in every embedded and worker engine from start to stop (it is cancelled at
+    stop; if it returns or raises it is started again after a short pause)."""
     _RESIDENT_LOOPS[name] = loop
 
 
@@ -129,7 +130,7 @@ class Engine:
             if self.mode != "embedded":
                 self._receiver_task = asyncio.create_task(self._receive(), name="spyglass-receiver")
         self.dispatcher.start()
-        if self.mode == "embedded":
+        if self.runner is not None:
             self._resident_tasks = [
                 asyncio.create_task(self._keep_alive(name, loop), name=f"spyglass-resident-{name}")
                 for name, loop in _RESIDENT_LOOPS.items()

@@ -44,8 +44,9 @@ from spyglass.notifications.models import (
 )
 from spyglass.notifications.quiet_hours import quiet_until
 from spyglass.notifications.rendering import EVENT_DIGEST, Message, known_events, render
-from spyglass.notifications.sealing import UnreadableTarget, open_target
+from spyglass.notifications.sealing import UnreadableTarget, open_target, previous_secrets
 from spyglass.notifications.unsubscribe import ALL_EVENTS, Unsubscribe, unsubscribe_url
+from spyglass.notifications.wake import OutboxListener
 
 if TYPE_CHECKING:
     from spyglass.core.services import Services
@@ -89,7 +90,17 @@ class _Send:
     state: _State
     destination: Destination
     message: Message | None
+    envelope: Envelope
     planned: repository.PlannedSend
+
+
+@dataclass
+class _BatchCache:
+    """What one batch works out once and reuses: a message per (notification, channel kind, unsubscribe
+    link), and each stored target opened once however many of the batch's notifications it receives."""
+
+    messages: dict[tuple[int, str, str | None], Message | None] = field(default_factory=dict)
+    targets: dict[str, str | UnreadableTarget] = field(default_factory=dict)
 
 
 def new_owner() -> str:
@@ -108,16 +119,20 @@ class OutboxDispatcher:
         self.metrics = notification_metrics(services.metrics)
         self._postgres = services.db.backend == "postgresql"
         self._secret = self.settings.secret()
+        self._previous = previous_secrets(self.settings)
 
     async def run(self, *, linger_seconds: float) -> int:
         """Deliver what is due, then keep watching the outbox for ``linger_seconds``; returns how many
-        notifications were processed. Commits in this process wake it at once; others are polled."""
+        notifications were processed. Woken at once by commits in this process and, on PostgreSQL, by
+        those of every other process (``wake.OutboxListener``); rows due later are found by polling."""
         waker = asyncio.Event()
         outbox.add_waker(waker)
+        listener = OutboxListener(self.services.db, waker)
         deadline = time.monotonic() + linger_seconds
         processed = 0
         try:
             while True:
+                await listener.ensure()
                 waker.clear()
                 count = await self.dispatch_batch()
                 processed += count
@@ -133,6 +148,7 @@ class OutboxDispatcher:
                     pass
         finally:
             outbox.remove_waker(waker)
+            await listener.close()
 
     async def dispatch_batch(self, *, keys: list[str] | None = None) -> int:
         """Claim one batch of due notifications (only those with ``keys``, if given) and deliver them."""
@@ -163,6 +179,7 @@ class OutboxDispatcher:
         async with self.services.db.session() as session:
             loaded = await repository.load_batch(session, ids)
         now = utcnow()
+        cache = _BatchCache()
         states: list[_State] = []
         records: list[tuple[_State, Destination, DeliveryStatus]] = []
         sends: list[_Send] = []
@@ -186,8 +203,9 @@ class OutboxDispatcher:
                         label=destination.label,
                         known=deliveries.get(destination.key),
                     )
-                    message = self._render_safely(notification, user, destination)
-                    sends.append(_Send(state, destination, message, planned))
+                    envelope = self._envelope(notification, destination)
+                    message = self._render_safely(notification, user, destination, envelope, cache)
+                    sends.append(_Send(state, destination, message, envelope, planned))
         if records:
             async with self.services.db.session(write=True) as session:
                 for state, destination, status in records:
@@ -204,16 +222,16 @@ class OutboxDispatcher:
         chunk = self.settings.notifications_send_concurrency
         async with self.services.mailer.batch():  # SMTP connections are reused across the batch
             for start in range(0, len(sends), chunk):
-                await self._send_chunk(sends[start : start + chunk])
+                await self._send_chunk(sends[start : start + chunk], cache)
         await self._release_all(states)
 
-    async def _send_chunk(self, chunk: list[_Send]) -> None:
+    async def _send_chunk(self, chunk: list[_Send], cache: _BatchCache) -> None:
         """Mark the chunk ``sending`` (one commit), send it concurrently, record the outcomes (one commit).
         A crash between the two commits re-sends at most this chunk: the send concurrency bounds it."""
         async with self.services.db.session(write=True) as session:
             await repository.begin_sends(session, [send.planned for send in chunk])
         results = await asyncio.gather(
-            *(self._deliver(send.state.notification, send.destination, send.message) for send in chunk)
+            *(self._deliver(send, self._open(send.destination.target, cache)) for send in chunk)
         )
         outcomes = []
         for send, (status, error) in zip(chunk, results, strict=True):
@@ -225,26 +243,47 @@ class OutboxDispatcher:
         async with self.services.db.session(write=True) as session:
             await repository.finish_sends(session, outcomes)
 
-    def _render_safely(self, notification: Notification, user: User, destination: Destination) -> Message | None:
+    def _render_safely(
+        self, notification: Notification, user: User, destination: Destination, envelope: Envelope, cache: _BatchCache
+    ) -> Message | None:
+        key = (notification.id, destination.kind.value, envelope.unsubscribe_url)
+        if key in cache.messages:
+            return cache.messages[key]
+        message: Message | None = None
         try:
-            return self._render(notification, user, destination)
+            message = render(
+                notification.event,
+                notification.payload,
+                base_url=self.settings.base_url,
+                username=user.username,
+                unsubscribe_url=envelope.unsubscribe_url,
+                email=destination.kind == ChannelKind.EMAIL,
+                chat=destination.kind != ChannelKind.EMAIL,
+            )
         except Exception:
             logger.exception("could not render notification", extra={"event": notification.event})
-            return None
+        cache.messages[key] = message
+        return message
 
-    async def _deliver(
-        self, notification: Notification, destination: Destination, message: Message | None
-    ) -> tuple[DeliveryStatus, str | None]:
+    def _open(self, stored: str, cache: _BatchCache) -> str | UnreadableTarget:
+        """The target as the user wrote it (decrypted once per batch), or why it cannot be read."""
+        if stored not in cache.targets:
+            try:
+                cache.targets[stored] = open_target(self._secret, stored, previous=self._previous)
+            except UnreadableTarget as exc:
+                cache.targets[stored] = exc
+        return cache.targets[stored]
+
+    async def _deliver(self, send: _Send, target: str | UnreadableTarget) -> tuple[DeliveryStatus, str | None]:
+        notification, destination, message = send.state.notification, send.destination, send.message
         kind = destination.kind.value
         try:
             if message is None:
                 raise DeliveryError("The message could not be rendered.", permanent=True)
-            try:
-                target = open_target(self._secret, destination.target)
-            except UnreadableTarget as exc:
-                raise DeliveryError(str(exc), permanent=True) from None
+            if isinstance(target, UnreadableTarget):
+                raise DeliveryError(str(target), permanent=True)
             async with asyncio.timeout(self.settings.notifications_send_timeout_seconds):
-                await sender_for(kind).send(self.services, target, message, self._envelope(notification, destination))
+                await sender_for(kind).send(self.services, target, message, send.envelope)
         except (DeliveryError, TimeoutError) as exc:
             permanent = isinstance(exc, DeliveryError) and exc.permanent
             self.metrics.failed.labels(kind, "yes" if permanent else "no").inc()
@@ -257,15 +296,6 @@ class OutboxDispatcher:
         self.metrics.sent.labels(kind).inc()
         self.metrics.latency.labels(kind).observe(max(0.0, (utcnow() - notification.created_at).total_seconds()))
         return DeliveryStatus.DELIVERED, None
-
-    def _render(self, notification: Notification, user: User, destination: Destination) -> Message:
-        return render(
-            notification.event,
-            notification.payload,
-            base_url=self.settings.base_url,
-            username=user.username,
-            unsubscribe_url=self._unsubscribe_link(notification, destination),
-        )
 
     def _envelope(self, notification: Notification, destination: Destination) -> Envelope:
         return Envelope(

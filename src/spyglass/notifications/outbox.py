@@ -11,12 +11,14 @@ import asyncio
 from typing import Any
 
 from sqlalchemy import event as sa_event
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.core.db import utcnow
 from spyglass.notifications.models import Notification, NotificationStatus
+from spyglass.notifications.wake import CHANNEL
 
 #: Events features emit. ``payload`` carries what templates need (plain data, unescaped).
 #: new listings: search_id, search_name, listings: [{id, title, price, currency, url, marketplace, image}]
@@ -62,6 +64,9 @@ MAX_KEY_LENGTH = 200
 # Dispatchers running in this process wait on these; a commit that wrote notifications wakes them.
 _wakers: set[asyncio.Event] = set()
 _WAKE_REGISTERED = "spyglass.notifications.wake_registered"
+# Set once this transaction has queued its PostgreSQL NOTIFY (one per transaction is enough).
+_ANNOUNCED = "spyglass.notifications.announced"
+_NOTIFY = text(f"NOTIFY {CHANNEL}")
 
 
 def add_waker(waker: asyncio.Event) -> None:
@@ -73,9 +78,14 @@ def remove_waker(waker: asyncio.Event) -> None:
     _wakers.discard(waker)
 
 
-def _wake_dispatchers(_session: Any) -> None:
+def _wake_dispatchers(session: Any) -> None:
+    session.info.pop(_ANNOUNCED, None)
     for waker in list(_wakers):
         waker.set()
+
+
+def _forget_announcement(session: Any, *_args: Any) -> None:
+    session.info.pop(_ANNOUNCED, None)
 
 
 async def notify(
@@ -101,9 +111,15 @@ async def notify(
         "next_attempt_at": now,
         "created_at": now,
     }
-    insert = postgres_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    postgres = session.get_bind().dialect.name == "postgresql"
+    insert = postgres_insert if postgres else sqlite_insert
     statement = insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
     await session.execute(statement)
     if not session.info.get(_WAKE_REGISTERED):
         session.info[_WAKE_REGISTERED] = True
         sa_event.listen(session.sync_session, "after_commit", _wake_dispatchers)
+        sa_event.listen(session.sync_session, "after_rollback", _forget_announcement)
+    if postgres and not session.info.get(_ANNOUNCED):
+        # Delivered at commit to the dispatchers of every process (spyglass.notifications.wake).
+        await session.execute(_NOTIFY)
+        session.info[_ANNOUNCED] = True

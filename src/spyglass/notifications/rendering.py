@@ -114,9 +114,18 @@ def known_events() -> frozenset[str]:
 
 
 def render(
-    event: str, payload: dict[str, Any], *, base_url: str, username: str, unsubscribe_url: str | None
+    event: str,
+    payload: dict[str, Any],
+    *,
+    base_url: str,
+    username: str,
+    unsubscribe_url: str | None,
+    email: bool = True,
+    chat: bool = True,
 ) -> Message:
-    """Render ``event`` for people: subject, text, HTML (CSS inlined) and the chat text."""
+    """Render ``event`` for people: subject, text, HTML (CSS inlined) and the chat text. ``email=False``
+    leaves text and HTML empty, ``chat=False`` the chat text (the dispatcher renders only what the
+    channel sends: inlining the CSS is the costliest step and chat services never use it)."""
     name, subject_of = _TEMPLATES[event]
     base = base_url.rstrip("/")
     context = {
@@ -130,10 +139,13 @@ def render(
     }
     subject = _clip(subject_of(payload), 200)
     context["subject"] = subject
-    text = _environment().get_template(f"email/{name}.txt").render(context)
-    html = _environment().get_template(f"email/{name}.html").render(context)
-    short = _environment().get_template(f"notifications/chat/{name}.txt").render(context).strip()
-    return Message(subject=subject, text=text, html=_INLINER.inline(html), short=short)
+    text = html = short = ""
+    if email:
+        text = _environment().get_template(f"email/{name}.txt").render(context)
+        html = _INLINER.inline(_environment().get_template(f"email/{name}.html").render(context))
+    if chat:
+        short = _environment().get_template(f"notifications/chat/{name}.txt").render(context).strip()
+    return Message(subject=subject, text=text, html=html, short=short)
 
 
 def subject_of_event(event: str, payload: dict[str, Any]) -> str:

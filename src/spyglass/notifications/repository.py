@@ -12,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spyglass.accounts.models import User
 from spyglass.core.db import utcnow
 from spyglass.core.tenancy import owned_by
-from spyglass.notifications.models import Channel, Delivery, DeliveryStatus, Notification, NotificationStatus
+from spyglass.notifications.models import (
+    Channel,
+    ChannelKind,
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    NotificationStatus,
+)
 
 #: Delivery states after which a destination is done with a notification.
 FINAL_DELIVERY_STATES = frozenset(
@@ -36,7 +43,8 @@ async def claim_due(
     keys: list[str] | None = None,
 ) -> list[int]:
     """Take up to ``limit`` due, unclaimed (or abandoned) pending notifications for ``owner``; returns their ids.
-    On PostgreSQL other dispatchers skip the locked rows; on SQLite the write transaction is exclusive."""
+    One statement (``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) … RETURNING``): on PostgreSQL
+    other dispatchers skip the locked rows; on SQLite the write transaction is exclusive."""
     now = utcnow()
     due = select(Notification.id).where(
         Notification.status == NotificationStatus.PENDING.value,
@@ -48,13 +56,10 @@ async def claim_due(
     due = due.order_by(Notification.next_attempt_at, Notification.id).limit(limit)
     if postgres:
         due = due.with_for_update(skip_locked=True)
-    ids = list((await session.scalars(due)).all())
-    if not ids:
-        return []
     claimed = await session.scalars(
         update(Notification)
         .where(
-            Notification.id.in_(ids),
+            Notification.id.in_(due.scalar_subquery()),
             Notification.status == NotificationStatus.PENDING.value,
             or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < now),
         )
@@ -273,3 +278,27 @@ async def digest_entries(session: AsyncSession, *, channel_id: int, limit: int) 
         .limit(limit)
     )
     return [(delivery, notification) for delivery, notification in rows.all()]
+
+
+async def apprise_channels_after(session: AsyncSession, *, after_id: int, limit: int) -> list[tuple[int, str]]:
+    """(id, stored target) of the next ``limit`` Apprise channels with an id above ``after_id``, by id
+    (every user's: key rotation is an operator's task over the whole table)."""
+    rows = await session.execute(
+        select(Channel.id, Channel.target)
+        .where(Channel.kind == ChannelKind.APPRISE.value, Channel.id > after_id)
+        .order_by(Channel.id)
+        .limit(limit)
+    )
+    return [(channel_id, target) for channel_id, target in rows.all()]
+
+
+async def replace_target(session: AsyncSession, *, channel_id: int, old: str, new: str) -> bool:
+    """Store ``new`` as the channel's target only if it still holds ``old`` (a user who saved the channel
+    meanwhile wrote a target sealed with the current key: theirs wins); returns whether it was replaced."""
+    result = await session.execute(
+        update(Channel)
+        .where(Channel.id == channel_id, Channel.target == old)
+        .values(target=new)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))

@@ -3,9 +3,10 @@
 - ``notifications.dispatch`` (every minute): delivers the outbox, then keeps watching it for
   ``notifications_linger_seconds`` (woken at once by commits in the same process, polling otherwise),
   so delivery latency does not wait for the next schedule.
-- In the embedded engine (``spyglass serve``) a resident dispatcher lives as long as the engine, so there
-  is no gap between two scheduled runs (the linger ends before the next run starts); the scheduled job
-  then has nothing to do in that process.
+- Every engine that executes runs (``spyglass serve``, each ``spyglass worker``) keeps a resident
+  dispatcher alive as long as it runs, so there is no gap between two scheduled runs; the scheduled job
+  then has nothing to do in that process. Several workers share the outbox through the claims (leases,
+  ``FOR UPDATE SKIP LOCKED``) and are all woken by PostgreSQL's NOTIFY (``wake.py``).
 - ``notifications.digest`` (every 15 minutes): turns due digests into notifications.
 - ``notifications.weekly_summary`` (hourly): last week's summary for subscribed users, once per week each.
 """
@@ -38,7 +39,8 @@ _resident: set[int] = set()
 
 
 async def resident_dispatch(services: Services) -> None:
-    """Deliver the outbox for as long as the embedded engine runs: woken at once by commits in this process."""
+    """Deliver the outbox for as long as the engine runs: woken at once by commits in this process and, on
+    PostgreSQL, in any other."""
     _resident.add(id(services))
     try:
         await OutboxDispatcher(services).run(linger_seconds=math.inf)
