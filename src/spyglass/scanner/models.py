@@ -24,6 +24,8 @@ class VerificationMethod(enum.StrEnum):
     META = "meta"
     DNS = "dns"
     ALLOW_LIST = "allow_list"
+    #: An administrator vouches for the target (``scanner.vouching``); it stands until withdrawn.
+    ADMIN = "admin"
 
 
 class ScanStatus(enum.StrEnum):

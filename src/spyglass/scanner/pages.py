@@ -203,6 +203,8 @@ async def verify_target_form(
     target, result = await verify(services, me.id, target_id, submitted.get("method") or None)
     if result.verified:
         flash(request, f"Ownership of {target.host} is proven. {result.message}", "success")
+    elif service.is_admin_vouched(target):
+        flash(request, f"No proof found ({result.message}) The target stays verified by an administrator.", "info")
     else:
         flash(request, f"Not verified yet: {result.message}", "error")
     return Redirect(f"/scanner/targets/{target_id}", status_code=HTTP_303_SEE_OTHER)

@@ -133,6 +133,7 @@ def target_out(target: ScanTarget, settings: Settings) -> dict[str, Any]:
         "verified_at": _iso(target.verified_at),
         "verification_method": target.verification_method
         or ("allow_list" if verification.is_allow_listed(settings, target.host) else None),
+        "vouched_by_admin": service.is_admin_vouched(target),
         "verification": verification_instructions(target),
         "last_check_at": _iso(target.last_check_at),
         "last_check_result": target.last_check_result,

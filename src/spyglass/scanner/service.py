@@ -327,7 +327,7 @@ async def delete_target(session: AsyncSession, *, target: ScanTarget) -> None:
 
 
 def is_verified(settings: Settings, target: ScanTarget) -> bool:
-    """Proven by a check, or vouched for by the operator."""
+    """Proven by a check, or vouched for by an administrator or the operator."""
     return target.verified_at is not None or verification.is_allow_listed(settings, target.host)
 
 
@@ -353,10 +353,18 @@ async def verify_target(
     return result
 
 
+def is_admin_vouched(target: ScanTarget) -> bool:
+    """Whether an administrator vouches for ``target`` (``scanner.vouching``)."""
+    return target.verification_method == VerificationMethod.ADMIN.value and target.verified_at is not None
+
+
 def record_verification(target: ScanTarget, result: verification.VerificationResult) -> None:
-    """Keep the outcome of an ownership check on the target (a failed check withdraws the proof)."""
+    """Keep the outcome of an ownership check on the target (a failed check withdraws the proof, except an
+    administrator's vouch, which stands until an administrator withdraws it)."""
     target.last_check_at = utcnow()
     target.last_check_result = result.message[:2000]
+    if is_admin_vouched(target):
+        return
     if result.verified:
         target.verified_at = target.last_check_at
         target.verification_method = result.method.value if result.method else None
@@ -373,7 +381,7 @@ def parse_method(raw: Any) -> VerificationMethod | None:
         method = VerificationMethod(str(raw))
     except ValueError:
         method = None
-    if method is None or method == VerificationMethod.ALLOW_LIST:
+    if method is None or method in (VerificationMethod.ALLOW_LIST, VerificationMethod.ADMIN):
         raise InvalidInput(detail={"method": "Choose file, meta or dns (or leave it empty to try each)."})
     return method
 

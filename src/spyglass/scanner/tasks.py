@@ -187,7 +187,10 @@ async def _fail(services: Services, scan_id: int, message: str, *, status: str =
 
 
 async def _recheck_ownership(services: Services, target: ScanTarget) -> None:
-    """Active checks need the proof to hold now, not only when it was first checked."""
+    """Active checks need the proof to hold now, not only when it was first checked. An administrator's
+    vouch holds until withdrawn (``target`` was read when the scan started, after any withdrawal)."""
+    if service.is_admin_vouched(target):
+        return
     result = await verification.verify(
         settings=services.settings,
         fetcher=services.fetcher,
