@@ -37,7 +37,7 @@ async def test_dispatch_job_delivers_what_is_committed_while_it_runs(
     services: Services, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert SYSTEM_SCHEDULES[DISPATCH_KIND] == 60 and DIGEST_KIND in SYSTEM_SCHEDULES
-    # The scheduled job as worker processes run it: without the embedded engine's resident dispatcher.
+    # The scheduled job on its own (no resident dispatcher in the process), with its linger.
     monkeypatch.delitem(engine_module._RESIDENT_LOOPS, "notifications")
     services.settings = services.settings.model_copy(update={"notifications_linger_seconds": 3.0})
     ann = await create_user(services, username="ann", email="ann@example.com")
