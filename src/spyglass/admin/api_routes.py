@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, delete, get, patch
-from litestar.params import QueryParameter
+from litestar import Controller, Request, delete, get, patch, put
+from litestar.params import JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +15,8 @@ from spyglass.admin import service
 from spyglass.admin.schemas import (
     AuditEventOut,
     AuditPageOut,
+    MarketQuotasIn,
+    MarketQuotasOut,
     PageNumber,
     PageSize,
     RateLimitOut,
@@ -26,6 +28,7 @@ from spyglass.admin.schemas import (
     parse_user_query,
 )
 from spyglass.core.services import Services
+from spyglass.market.quotas import parse_override
 
 
 class AdminApi(Controller):
@@ -92,6 +95,28 @@ class AdminApi(Controller):
         await service.reset_rate_limits(db=db, services=services, admin=me, user_id=user_id, connection=request)
         target = await service.get_user(db=db, user_id=user_id)
         return [RateLimitOut.of(status) for status in await service.rate_limits(services=services, user=target)]
+
+    @get("/users/{user_id:int}/market-quotas", operation_id="adminGetUserMarketQuotas")
+    async def market_quotas(self, db: AsyncSession, services: Services, user_id: UserId) -> MarketQuotasOut:
+        """The market quotas that apply to the user, and the admin override (null: the global setting)."""
+        return MarketQuotasOut.of(await service.market_quotas_of(db=db, services=services, user_id=user_id))
+
+    @put("/users/{user_id:int}/market-quotas", operation_id="adminSetUserMarketQuotas")
+    async def set_market_quotas(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        services: Services,
+        me: CurrentUser,
+        user_id: UserId,
+        data: JSONBody[MarketQuotasIn],
+    ) -> MarketQuotasOut:
+        """Set the user's maximum saved searches and minimum interval; null returns a field to the global setting."""
+        override = parse_override(data.model_dump())
+        quotas = await service.set_market_quotas(
+            db=db, services=services, admin=me, user_id=user_id, override=override, connection=request
+        )
+        return MarketQuotasOut.of(quotas)
 
     @get("/audit", operation_id="adminListAuditEvents")
     async def audit(

@@ -31,6 +31,7 @@ from spyglass.core.db import utcnow
 from spyglass.core.errors import Forbidden, InvalidInput
 from spyglass.core.pagination import Page, PageRequest
 from spyglass.core.services import Services
+from spyglass.market.quotas import parse_override
 from spyglass.web.templating import flash
 
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -114,9 +115,28 @@ class AdminPages(Controller):
             "target": target,
             "is_me": target.id == me.id,
             "limits": limits,
+            "market_quotas": await service.market_quotas_of(db=db, services=services, user_id=target.id),
+            "settings": services.settings,
             "activity": activity,
         }
         return Template("admin/user_detail.html", context=context)
+
+    @post("/users/{user_id:int}/market-quotas", name="admin:user-market-quotas")
+    async def set_market_quotas(
+        self, request: Req, db: AsyncSession, services: Services, me: CurrentUser, user_id: UserId, data: FormData
+    ) -> Redirect:
+        """Set a user's market quotas (empty fields: the global settings)."""
+        fields = {name: data.get(name) for name in ("max_searches", "min_interval_seconds")}
+        try:
+            override = parse_override(fields)
+        except InvalidInput as exc:
+            return _refused(request, exc, user_id)
+        await service.set_market_quotas(
+            db=db, services=services, admin=me, user_id=user_id, override=override, connection=request
+        )
+        target = await service.get_user(db=db, user_id=user_id)
+        flash(request, f"The market quotas of {target.username} are saved.", "success")
+        return _back_to(user_id)
 
     @post("/users/{user_id:int}/role", name="admin:user-role")
     async def change_role(

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from litestar.params import PathParameter, QueryParameter
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from spyglass.accounts.models import Role, User
 from spyglass.admin.repository import UserQuery
@@ -20,6 +20,7 @@ from spyglass.audit.models import AuditEvent
 from spyglass.audit.service import AuditAction
 from spyglass.core.errors import InvalidInput
 from spyglass.core.ratelimit import LimitStatus
+from spyglass.market.quotas import MAX_SEARCHES_LIMIT, MIN_INTERVAL_LIMIT, UserQuotas
 
 MAX_SEARCH_LENGTH = 100
 MAX_PAGE = 1_000_000
@@ -233,3 +234,35 @@ class AuditPageOut(BaseModel):
     size: int
     total: int
     pages: int
+
+
+class MarketQuotasIn(BaseModel):
+    """A user's market quotas as an admin sets them; null (or absent) means the global setting."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    max_searches: int | None = Field(default=None, ge=0, le=MAX_SEARCHES_LIMIT)
+    min_interval_seconds: int | None = Field(default=None, ge=1, le=MIN_INTERVAL_LIMIT)
+
+    @field_validator("max_searches", "min_interval_seconds", mode="before")
+    @classmethod
+    def _a_real_number(cls, value: object) -> object:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError("must be a whole number or null")
+        return value
+
+
+class MarketQuotasOut(BaseModel):
+    """The market quotas that apply to a user (``override``: what an admin set; null fields use the settings)."""
+
+    max_searches: int
+    min_interval_seconds: int
+    override: MarketQuotasIn
+
+    @classmethod
+    def of(cls, quotas: UserQuotas) -> MarketQuotasOut:
+        return cls(
+            max_searches=quotas.max_searches,
+            min_interval_seconds=quotas.min_interval_seconds,
+            override=MarketQuotasIn(**quotas.override.as_dict()),
+        )

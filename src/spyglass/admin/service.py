@@ -28,6 +28,7 @@ from spyglass.core.errors import Forbidden, InvalidInput, NotFound
 from spyglass.core.pagination import Page, PageRequest, paginate
 from spyglass.core.ratelimit import LimitStatus
 from spyglass.core.services import Services
+from spyglass.market import quotas as market_quotas
 
 Connection = ASGIConnection[Any, Any, Any, Any]
 RECENT_ACTIVITY_SIZE = 20
@@ -175,6 +176,39 @@ async def reset_rate_limits(
         connection=connection,
         details={"username": target.username, "categories": sorted(services.limiter.items)},
     )
+
+
+async def market_quotas_of(*, db: AsyncSession, services: Services, user_id: int) -> market_quotas.UserQuotas:
+    """The market quotas that apply to a user, and the admin's override of them."""
+    target = await get_user(db=db, user_id=user_id)
+    return await market_quotas.quotas_for(db, user_id=target.id, settings=services.settings)
+
+
+async def set_market_quotas(
+    *,
+    db: AsyncSession,
+    services: Services,
+    admin: CurrentUser,
+    user_id: int,
+    override: market_quotas.QuotaOverride,
+    connection: Connection | None = None,
+) -> market_quotas.UserQuotas:
+    """Set (or, with None fields, clear) a user's market quotas; audited with the old and new values.
+
+    Searches the user already has stay: a lower maximum refuses new ones, a longer minimum interval
+    applies when a search is next saved."""
+    target = await get_user(db=db, user_id=user_id)
+    previous = await market_quotas.set_override(db, user_id=target.id, override=override)
+    if previous != override:
+        record(
+            db,
+            AuditAction.ADMIN_MARKET_QUOTAS_CHANGED,
+            user_id=target.id,
+            actor_id=admin.id,
+            connection=connection,
+            details={"username": target.username, "old": previous.as_dict(), "new": override.as_dict()},
+        )
+    return await market_quotas.quotas_for(db, user_id=target.id, settings=services.settings)
 
 
 def cache_namespaces(services: Services) -> list[str]:

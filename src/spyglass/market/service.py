@@ -30,6 +30,7 @@ from spyglass.market.geo import UnknownPlace, resolve_place
 from spyglass.market.matching import CONDITIONS
 from spyglass.market.models import AlertMode, SavedSearch
 from spyglass.market.query import QueryError, parse_query
+from spyglass.market.quotas import UserQuotas, quotas_for
 
 SEARCH_KIND = "market.search"
 NAME_MAX = 120
@@ -191,18 +192,20 @@ def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
+def _interval_message(minimum: int) -> str:
+    return f"The shortest interval allowed for these marketplaces is {minimum} seconds ({minimum / 60:g} minutes)."
+
+
 def _interval(value: Any, minimum: int, settings: Settings, errors: dict[str, str]) -> int:
     if _blank(value):
-        return max(settings.market_default_interval_seconds, minimum)
+        return max(settings.market_default_interval_seconds, settings.market_min_interval_seconds, minimum)
     try:
         seconds = int(str(value).strip())
     except ValueError:
         errors["interval_seconds"] = "Enter the interval as a whole number of seconds."
         return 0
     if seconds < minimum:
-        errors["interval_seconds"] = (
-            f"The shortest interval allowed for these marketplaces is {minimum} seconds ({minimum / 60:g} minutes)."
-        )
+        errors["interval_seconds"] = _interval_message(minimum)
     elif seconds > INTERVAL_MAX_SECONDS:
         errors["interval_seconds"] = "Run at least once a week (604800 seconds)."
     return seconds
@@ -286,7 +289,8 @@ def parse_search(raw: Mapping[str, Any], *, settings: Settings) -> SearchSpec:
     else:
         spec["options"] = {}
     spec["use_browser"] = _bool(raw.get("use_browser"))
-    minimum = max(settings.market_min_interval_seconds, settings.engine_min_interval_seconds, slowest)
+    # The market minimum is the user's (an admin may lower or raise it): create/update_search check it.
+    minimum = max(settings.engine_min_interval_seconds, slowest)
     spec["interval_seconds"] = _interval(raw.get("interval_seconds"), minimum, settings, errors)
     spec["enabled"] = True if raw.get("enabled") is None else _bool(raw.get("enabled"))
 
@@ -343,10 +347,36 @@ async def _save_schedule(db: AsyncSession, search: SavedSearch, settings: Settin
     )
 
 
+def minimum_interval(marketplaces: list[str], settings: Settings, market_minimum: int) -> int:
+    """The shortest interval a search on ``marketplaces`` may use for a user whose market minimum is given:
+    the largest of that, the engine's minimum and each marketplace's politeness."""
+    slowest = 0
+    for name in marketplaces:
+        try:
+            slowest = max(slowest, get_adapter(name).politeness.min_interval_seconds)
+        except UnknownAdapter:
+            continue
+    return max(market_minimum, settings.engine_min_interval_seconds, slowest)
+
+
+async def _check_interval(db: AsyncSession, *, user_id: int, spec: SearchSpec, settings: Settings) -> UserQuotas:
+    """The user's quotas; ``InvalidInput`` when the search runs more often than they allow."""
+    quotas = await quotas_for(db, user_id=user_id, settings=settings)
+    minimum = minimum_interval(spec.marketplaces, settings, quotas.min_interval_seconds)
+    if spec.interval_seconds < minimum:
+        raise InvalidInput(detail={"interval_seconds": _interval_message(minimum)})
+    return quotas
+
+
 async def create_search(db: AsyncSession, *, user_id: int, spec: SearchSpec, settings: Settings) -> SavedSearch:
-    """Store a new search and schedule it (its first run starts at once when enabled)."""
+    """Store a new search and schedule it (its first run starts at once when enabled).
+
+    The user's quotas (``quotas.quotas_for``: an admin's override, else the settings) apply: at most
+    ``max_searches`` searches (Conflict beyond), no interval below ``min_interval_seconds``.
+    """
+    quotas = await _check_interval(db, user_id=user_id, spec=spec, settings=settings)
     count = await db.scalar(select(func.count()).select_from(SavedSearch).where(SavedSearch.user_id == user_id))
-    quota = settings.market_max_searches_per_user
+    quota = quotas.max_searches
     if (count or 0) >= quota:
         raise Conflict(
             f"You already have {count} saved searches, the most your account allows ({quota}). "
@@ -362,8 +392,9 @@ async def create_search(db: AsyncSession, *, user_id: int, spec: SearchSpec, set
 async def update_search(
     db: AsyncSession, *, user_id: int, search_id: int, spec: SearchSpec, settings: Settings
 ) -> SavedSearch:
-    """Replace a search's settings; its listings and matches stay."""
+    """Replace a search's settings; its listings and matches stay. The user's minimum interval applies."""
     search = await get_search(db, user_id=user_id, search_id=search_id)
+    await _check_interval(db, user_id=user_id, spec=spec, settings=settings)
     for key, value in asdict(spec).items():
         setattr(search, key, value)
     await db.flush()
