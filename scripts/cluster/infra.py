@@ -1,5 +1,6 @@
-"""The infrastructure of a loopback cluster: a PostgreSQL primary that can be restarted, a persistent Redis that can
-be restarted on the same port, and nginx generated from a template (upstream of the web processes, SSE unbuffered)."""
+"""The infrastructure of a loopback cluster: a PostgreSQL primary that can be restarted, a streaming replica that can
+be stopped and started again, a persistent Redis that can be restarted on the same port, and nginx generated from a
+template (upstream of the web processes, SSE unbuffered) that can be reloaded with a changed configuration."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.cluster.processes import Child, Supervisor, free_port, wait_for_port
+from tests.support.databases import StreamingReplica
 from tests.support.servers import _as_postgres_user, postgres_bin_dir
 
 
@@ -78,6 +80,22 @@ class PostgresPrimary:
         self.start()
 
 
+def stop_replica(replica: StreamingReplica) -> None:
+    """Stop the streaming replica (``fast``: its connections are cut), keeping its data folder."""
+    command = [str(postgres_bin_dir() / "pg_ctl"), "-D", str(replica.root / "data"), "-m", "fast", "-w", "stop"]
+    subprocess.run(_as_postgres_user(command), check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+
+
+def start_replica(replica: StreamingReplica) -> None:
+    """Start a stopped replica again on its port: ``pg_ctl restart`` reuses the options of its last start (kept in
+    ``postmaster.opts``); it reconnects to the primary and replays what it missed."""
+    data = replica.root / "data"
+    command = [str(postgres_bin_dir() / "pg_ctl"), "-D", str(data), "-l", str(replica.root / "log"), "-w", "restart"]
+    quiet = subprocess.DEVNULL
+    subprocess.run(_as_postgres_user(command), check=True, stdout=quiet, stderr=quiet)  # noqa: S603
+    wait_for_port(replica.port)
+
+
 @dataclass
 class RedisServer:
     """``redis-server`` with an append-only file under ``root`` so a restart keeps sessions and queues."""
@@ -127,6 +145,8 @@ http {{
     }}
     server {{
         listen 127.0.0.1:{port};
+        # Which configuration answered (the cluster test reloads nginx with a changed one).
+        add_header X-Cluster-Config {generation} always;
         location / {{
             proxy_pass http://spyglass;
             proxy_http_version 1.1;
@@ -154,20 +174,29 @@ http {{
 """
 
 
-def nginx_config(root: Path, port: int, upstream_ports: list[int]) -> Path:
-    """Write ``nginx.conf`` under ``root`` (proxying 127.0.0.1:``port`` to the web processes) and return its path."""
+def nginx_config(root: Path, port: int, upstream_ports: list[int], generation: int = 1) -> Path:
+    """Write ``nginx.conf`` under ``root`` (proxying 127.0.0.1:``port`` to the web processes, answers marked
+    ``X-Cluster-Config: <generation>``) and return its path."""
     root.mkdir(parents=True, exist_ok=True)
     servers = "\n".join(f"        server 127.0.0.1:{upstream} max_fails=0;" for upstream in upstream_ports)
     user = "user root;" if os.geteuid() == 0 else ""
     path = root / "nginx.conf"
-    path.write_text(NGINX_TEMPLATE.format(root=root, port=port, servers=servers, user=user))
+    config = NGINX_TEMPLATE.format(root=root, port=port, servers=servers, user=user, generation=generation)
+    path.write_text(config)
     return path
 
 
-def start_nginx(supervisor: Supervisor, root: Path, port: int, upstream_ports: list[int]) -> Child:
+def start_nginx(supervisor: Supervisor, root: Path, port: int, upstream_ports: list[int], generation: int = 1) -> Child:
     """nginx in the foreground (its own process group) on 127.0.0.1:``port``."""
-    config = nginx_config(root, port, upstream_ports)
+    config = nginx_config(root, port, upstream_ports, generation)
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     child = supervisor.start("nginx", [binary, "-p", str(root), "-c", str(config), "-g", "daemon off;"])
     wait_for_port(port)
     return child
+
+
+def reload_nginx(nginx: Child, root: Path, port: int, upstream_ports: list[int], generation: int) -> None:
+    """Rewrite the configuration and send SIGHUP to the master (what ``nginx -s reload`` does): new workers start
+    with the new configuration, the old ones finish their requests and exit."""
+    nginx_config(root, port, upstream_ports, generation)
+    os.kill(nginx.pid, signal.SIGHUP)

@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     report = Report()
     started = time.monotonic()
-    options = StackOptions(webs=2, workers=3, replica=not args.no_replica, keep=args.keep)
+    # A replica found down is tried again after 2 s (default 10 s), so the replica fault's recovery is quick to see.
+    settings: dict[str, object] = {"database_replica_retry_seconds": 2}
+    options = StackOptions(webs=2, workers=3, replica=not args.no_replica, keep=args.keep, settings=settings)
     stack = Stack(options, root=args.dir)
     try:
         print("* starting PostgreSQL (+ replica), Redis, SMTP sink, simulator, vulnerable app, 2 web, 3 workers, nginx")

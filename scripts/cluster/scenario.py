@@ -1,5 +1,5 @@
 """The cluster test's scenario, chaos and checks. Everything a user does goes through nginx with httpx; faults are
-dealt to real processes; the verdicts come from the database and the SMTP sink."""
+dealt to real processes; the verdicts come from the database, the SMTP sink and the processes' metrics."""
 
 from __future__ import annotations
 
@@ -7,22 +7,17 @@ import json
 import signal
 import time
 import urllib.parse
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+from scripts.cluster import faults
+from scripts.cluster.harness import Database, Report, User, fault, leader_pid, unfinished_runs, wait_for
 from scripts.cluster.stack import Stack
-from sqlalchemy import text
 from tests.support.smtp import first_link
-
-from spyglass.core.db import create_engine
-from spyglass.core.migrations import run_coroutine_blocking
-from spyglass.engine.leadership import SCHEDULER_LOCK_KEY
 
 PASSWORD = "Correct-Horse-Battery-9"
 EMAIL = "carol@example.com"
-RECOVERY_LIMIT_SECONDS = 10.0
+#: A second person who only reads pages (no writes, so their replica-eligible reads are not kept on the primary).
+READER = ("dave", "dave@example.com")
 SEARCHES = [
     {"name": "Road bikes", "marketplaces": ["ebay"], "keywords": "bike"},
     {"name": "Cameras", "marketplaces": ["craigslist"], "keywords": "camera OR lens"},
@@ -30,101 +25,16 @@ SEARCHES = [
 ]
 
 
-@dataclass
-class Check:
-    """One verdict of the run: a name, whether it passed and what was seen."""
-
-    name: str
-    passed: bool
-    detail: str = ""
-
-
-@dataclass
-class Report:
-    """The checks and notes of a run, printed as they come with the seconds since the start."""
-
-    checks: list[Check] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
-
-    def _print(self, line: str) -> None:
-        print(f"{time.monotonic() - self.started:6.1f}s {line}", flush=True)
-
-    def check(self, name: str, passed: bool, detail: str = "") -> bool:
-        self.checks.append(Check(name, passed, detail))
-        self._print(f"[{'PASS' if passed else 'FAIL'}] {name}{': ' + detail if detail else ''}")
-        return passed
-
-    def note(self, message: str) -> None:
-        self.notes.append(message)
-        self._print(f"- {message}")
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.checks) and all(check.passed for check in self.checks)
-
-
-class Database:
-    """Read-only SQL on the primary, for the verdicts (a fresh connection each time: the primary restarts)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-        async def query() -> list[tuple[Any, ...]]:
-            engine = create_engine(self.url)
-            try:
-                async with engine.connect() as connection:
-                    return [tuple(row) for row in (await connection.execute(text(sql), params)).all()]
-            finally:
-                await engine.dispose()
-
-        return run_coroutine_blocking(query)
-
-    def value(self, sql: str, **params: Any) -> Any:
-        rows = self.rows(sql, **params)
-        return rows[0][0] if rows else None
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
-    """Call ``predicate`` until it returns something truthy; returns it, or the last falsy value after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = predicate()
-        except Exception:  # a fault is in progress: try again
-            result = None
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(interval)
-
-
-class User:
-    """A person using the cluster through nginx: a cookie session with the CSRF header on writes."""
-
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=20.0)
-
-    def csrf(self) -> str:
-        if not self.http.cookies.get("spyglass_csrf"):
-            self.http.get("/login")
-        return self.http.cookies.get("spyglass_csrf") or ""
-
-    def form(self, path: str, data: dict[str, str]) -> httpx.Response:
-        return self.http.post(path, data={**data, "_csrf_token": self.csrf()}, follow_redirects=False)
-
-    def api(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        return self.http.request(method, path, json=body, headers={"x-csrf-token": self.csrf()})
-
-
-def sign_up(stack: Stack, user: User, report: Report) -> bool:
+def sign_up(stack: Stack, user: User, report: Report, username: str = "carol", email: str = EMAIL) -> bool:
     """Register, confirm the address from the email the SMTP sink received, sign in."""
     registered = user.form(
-        "/register", {"username": "carol", "email": EMAIL, "password": PASSWORD, "password_confirm": PASSWORD}
+        "/register", {"username": username, "email": email, "password": PASSWORD, "password_confirm": PASSWORD}
     )
-    if not report.check("register through nginx", registered.status_code == 201, f"HTTP {registered.status_code}"):
+    if not report.check(
+        f"register {username} through nginx", registered.status_code == 201, f"HTTP {registered.status_code}"
+    ):
         return False
-    mail = stack.smtp.wait_for_message(to=EMAIL, timeout=30)
+    mail = stack.smtp.wait_for_message(to=email, timeout=30)
     link = urllib.parse.urlsplit(first_link(mail))
     token = urllib.parse.parse_qs(link.query).get("token", [""])[0]
     shown = user.http.get(f"{link.path}?{link.query}")
@@ -134,8 +44,8 @@ def sign_up(stack: Stack, user: User, report: Report) -> bool:
         shown.status_code == 200 and confirmed.status_code == 303,
         f"page {shown.status_code}, confirm {confirmed.status_code}",
     )
-    signed_in = user.form("/login", {"login": "carol", "password": PASSWORD})
-    return report.check("sign in", signed_in.status_code == 303, f"HTTP {signed_in.status_code}")
+    signed_in = user.form("/login", {"login": username, "password": PASSWORD})
+    return report.check(f"{username} signs in", signed_in.status_code == 303, f"HTTP {signed_in.status_code}")
 
 
 def set_up_bots(stack: Stack, user: User, report: Report) -> tuple[list[int], int]:
@@ -209,47 +119,13 @@ def live_events(user: User, run_id: int, timeout: float = 120.0) -> list[tuple[s
     return events
 
 
-def unfinished_runs(db: Database) -> int:
-    return int(db.value("SELECT count(*) FROM runs WHERE status IN ('queued', 'running')") or 0)
-
-
-def leader_pid(db: Database) -> int | None:
-    name = db.value(
-        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :key",
-        key=SCHEDULER_LOCK_KEY,
-    )
-    return int(str(name).rsplit("-", 1)[1]) if name else None
-
-
-def time_to_answer(user: User, started: float, limit: float = 60.0) -> float | None:
-    """Seconds from ``started`` until a signed-in API read through nginx answers 200 (None: not within ``limit``)."""
-
-    def answers() -> bool:
-        return user.http.get("/api/v1/me", timeout=3.0).status_code == 200
-
-    return time.monotonic() - started if wait_for(answers, limit, interval=0.1) else None
-
-
-def fault(report: Report, user: User, name: str, deal: Callable[[], None]) -> None:
-    """Deal a fault, then check that the service answers again within the limit."""
-    print(f"* chaos: {name}", flush=True)
-    started = time.monotonic()
-    deal()
-    waited = time_to_answer(user, started)
-    report.check(
-        f"{name}: answering again within {RECOVERY_LIMIT_SECONDS:g} s",
-        waited is not None and waited <= RECOVERY_LIMIT_SECONDS,
-        "no answer within 60 s" if waited is None else f"{waited:.1f} s",
-    )
-
-
 def run_scenario(stack: Stack, report: Report) -> None:
-    """The whole run: scenario, four faults, settle, verdicts."""
+    """The whole run: scenario, the faults, settle, verdicts, the workers' metrics."""
     db = Database(stack.database_url)
     user = User(stack.url)
     print("* scenario through nginx", flush=True)
-    if not sign_up(stack, user, report):
+    reader = User(stack.url)
+    if not sign_up(stack, user, report) or not sign_up(stack, reader, report, *READER):
         return
     search_ids, target_id = set_up_bots(stack, user, report)
     first_scan = launch_scan(user, target_id) if target_id else None
@@ -324,12 +200,19 @@ def run_scenario(stack: Stack, report: Report) -> None:
         bool(new_leader) and new_leader in [w.pid for w in stack.workers],
         f"pid {new_leader} after {time.monotonic() - started:.1f} s",
     )
+
+    run_searches_now(user, search_ids)
+    faults.kill_a_web_process(stack, report, user, reader)
+    faults.reload_nginx(stack, report, user, reader)
+    faults.restart_nginx(stack, report, user, reader)
+    faults.stop_and_start_the_replica(stack, report, user, reader)
     after_chaos = run_searches_now(user, search_ids)
 
     print("* settling", flush=True)
     settled = wait_for(lambda: unfinished_runs(db) == 0, 120, interval=1.0)
     report.check("no lost run: every run reached a final state", bool(settled), f"{unfinished_runs(db)} unfinished")
     verdicts(stack, db, report, after_chaos)
+    faults.check_worker_metrics(stack, db, report)
 
 
 def verdicts(stack: Stack, db: Database, report: Report, after_chaos: list[int]) -> None:

@@ -57,7 +57,12 @@ def start_web(supervisor: Supervisor, name: str, port: int, env: dict[str, str],
     return child
 
 
-def start_worker(supervisor: Supervisor, name: str, env: dict[str, str], concurrency: int = 20) -> Child:
-    """``spyglass worker`` (runs jobs; the one holding the scheduler lock also schedules)."""
+def start_worker(
+    supervisor: Supervisor, name: str, env: dict[str, str], concurrency: int = 20, metrics_port: int | None = None
+) -> Child:
+    """``spyglass worker`` (runs jobs; the one holding the scheduler lock also schedules), serving its Prometheus
+    metrics on 127.0.0.1:``metrics_port`` when given."""
     command = [sys.executable, "-m", "spyglass", "worker", "--concurrency", str(concurrency)]
+    if metrics_port is not None:
+        command += ["--metrics-port", str(metrics_port)]
     return supervisor.start(name, command, env)

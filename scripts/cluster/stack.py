@@ -1,11 +1,13 @@
 """The whole loopback cluster behind nginx, started and stopped as one: PostgreSQL primary (and a streaming replica),
-Redis, N ``spyglass web``, M ``spyglass worker`` (one of which wins the scheduler lock), a local SMTP sink, the
-marketplace simulator and the deliberately vulnerable scanner test app."""
+Redis, N ``spyglass web``, M ``spyglass worker`` (one of which wins the scheduler lock; each serves its metrics on a
+port of its own), a local SMTP sink, the marketplace simulator and the deliberately vulnerable scanner test app.
+The parts the cluster test deals faults to can be killed, stopped, restarted and reloaded from here."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import signal
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -13,7 +15,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from scripts.cluster.infra import PostgresPrimary, RedisServer, start_nginx
+from scripts.cluster.infra import (
+    PostgresPrimary,
+    RedisServer,
+    reload_nginx,
+    start_nginx,
+    start_replica,
+    stop_replica,
+)
 from scripts.cluster.processes import Child, Supervisor, free_port, wait_for_http, wait_for_port
 from scripts.cluster.spyglass import launch_web, spyglass_env, start_worker, wait_for_web
 from tests.support.databases import StreamingReplica, start_streaming_replica, stop_streaming_replica
@@ -54,6 +63,10 @@ class Stack:
         self.web_ports: list[int] = []
         self.webs: list[Child] = []
         self.workers: list[Child] = []
+        #: The metrics port of each worker, by the worker's name.
+        self.worker_metrics_ports: dict[str, int] = {}
+        self.nginx: Child | None = None
+        self.nginx_generation = 1
         self.env: dict[str, str] = {}
         self.simulator_url = ""
         self.vulnerable_url = ""
@@ -103,11 +116,57 @@ class Stack:
             self.workers.append(self.start_worker(f"worker-{number}"))
         for web, port in zip(self.webs, self.web_ports, strict=True):
             wait_for_web(web, port)
-        start_nginx(self.supervisor, self.root / "nginx", self.nginx_port, self.web_ports)
+        self.nginx = start_nginx(self.supervisor, self.root / "nginx", self.nginx_port, self.web_ports)
         wait_for_http(f"{self.url}/ready", timeout=30)
 
     def start_worker(self, name: str) -> Child:
-        return start_worker(self.supervisor, name, self.env, self.options.worker_concurrency)
+        """Start a worker named ``name`` with a metrics port of its own (``worker_metrics_ports[name]``)."""
+        port = self.worker_metrics_ports[name] = free_port()
+        return start_worker(self.supervisor, name, self.env, self.options.worker_concurrency, metrics_port=port)
+
+    def worker_metrics_url(self, worker: Child) -> str:
+        return f"http://127.0.0.1:{self.worker_metrics_ports[worker.name]}/metrics"
+
+    def web_url(self, index: int) -> str:
+        """The address of one web process (not through nginx)."""
+        return f"http://127.0.0.1:{self.web_ports[index]}"
+
+    def kill_web(self, index: int) -> Child:
+        """SIGKILL web process ``index`` (its whole process group)."""
+        victim = self.webs[index]
+        self.supervisor.kill(victim, signal.SIGKILL)
+        return victim
+
+    def restart_web(self, index: int) -> Child:
+        """Start web process ``index`` again on its port, as a supervisor would, and wait until it answers."""
+        name = self.webs[index].name.removesuffix("-restarted") + "-restarted"
+        child = launch_web(self.supervisor, name, self.web_ports[index], self.env, self.options.web_processes)
+        wait_for_web(child, self.web_ports[index])
+        self.webs[index] = child
+        return child
+
+    def reload_nginx(self) -> int:
+        """Reload nginx with a changed configuration (the next generation); returns the generation."""
+        assert self.nginx is not None
+        self.nginx_generation += 1
+        reload_nginx(self.nginx, self.root / "nginx", self.nginx_port, self.web_ports, self.nginx_generation)
+        return self.nginx_generation
+
+    def restart_nginx(self) -> None:
+        """Stop nginx gracefully (SIGQUIT, as ``nginx -s quit``) and start it again on the same port."""
+        assert self.nginx is not None
+        self.supervisor.kill(self.nginx, signal.SIGQUIT)
+        self.nginx = start_nginx(
+            self.supervisor, self.root / "nginx", self.nginx_port, self.web_ports, self.nginx_generation
+        )
+
+    def stop_replica(self) -> None:
+        assert self.replica is not None
+        stop_replica(self.replica)
+
+    def start_replica(self) -> None:
+        assert self.replica is not None
+        start_replica(self.replica)
 
     def _settings(self) -> dict[str, object]:
         values: dict[str, object] = {
@@ -182,6 +241,7 @@ def describe(stack: Stack) -> dict[str, Any]:
         "nginx": stack.url,
         "webs": [f"http://127.0.0.1:{port}" for port in stack.web_ports],
         "workers": [worker.pid for worker in stack.workers],
+        "worker_metrics": [stack.worker_metrics_url(worker) for worker in stack.workers],
         "database": stack.database_url,
         "replica": stack.replica.url_for(stack.database_url) if stack.replica else None,
         "redis": stack.redis.url(),

@@ -1,5 +1,6 @@
-"""``scripts/cluster-test`` end to end: the loopback cluster behind nginx, the scenario and the four faults must all
-pass, and the script must leave no process behind."""
+"""``scripts/cluster-test`` end to end: the loopback cluster behind nginx, the scenario and every fault (workers, the
+scheduler leader, Redis, the PostgreSQL primary, a web process, nginx, the read replica) must pass, the workers'
+metrics must be scraped, and the script must leave no process behind."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def test_the_cluster_passes_the_scenario_and_the_chaos(request: pytest.FixtureRe
         env=env,
         capture_output=True,
         text=True,
-        timeout=420,
+        timeout=480,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
@@ -55,9 +56,25 @@ def test_the_cluster_passes_the_scenario_and_the_chaos(request: pytest.FixtureRe
         "restart Redis",
         "restart the PostgreSQL primary",
         "SIGKILL the scheduler leader",
+        "SIGKILL a web process while requests flow",
+        "reload nginx with a changed configuration",
+        "restart nginx",
+        "stop the streaming replica",
     )
     for fault in faults:
         assert f"[PASS] {fault}: answering again" in result.stdout, f"{fault} was not dealt:\n{output[-4000:]}"
+    passed = [line for line in result.stdout.splitlines() if "[PASS] " in line]
+    for verdict in (
+        "every read through nginx answered 200 while it was down",
+        "the restarted web process serves through nginx again",
+        "reload nginx with a changed configuration: every read answered",
+        "the sessions survive the nginx restart",
+        "replica stopped: reads that opted in fall back to the primary without errors",
+        "replica started again: reads go back to it",
+        "worker metrics: exactly one worker reports leading, the holder of the scheduler lock",
+        "worker metrics: every heartbeat is fresh",
+    ):
+        assert any(verdict in line for line in passed), f"{verdict!r} was not checked:\n{output[-4000:]}"
     assert "[FAIL]" not in result.stdout
     assert _processes_under(folder) == []
     assert not folder.exists(), "a passing run removes its folder"
