@@ -41,9 +41,9 @@ async def run_worker(
         loop.add_signal_handler(signum, stop.set)
     port = metrics_port if metrics_port is not None else settings.worker_metrics_port
     exporter = WorkerMetricsServer(services, engine, host=settings.worker_metrics_host, port=port) if port else None
-    if exporter is not None:
-        await exporter.start()  # before the engine: a port already taken stops the worker before it takes work
     try:
+        if exporter is not None:
+            await exporter.start()  # before the engine: a port already taken stops the worker before it takes work
         await engine.start()
         logger.info("worker ready", extra={"worker_id": engine.runner.worker_id if engine.runner else None})
         try:
