@@ -1,10 +1,12 @@
 """The scan crawler: an async breadth-first walk of the target inside the scan's scope.
 
 Seeds are the base URL, the paths robots.txt names (``Allow``/``Disallow`` lines, which often point at
-the interesting parts of a site) and the URLs of its sitemaps. From each HTML page it takes links,
-forms and scripts; it turns query parameters and form fields into :class:`InjectionPoint` objects for
-the active checks. URLs are normalised (no fragment, sorted query, lower-case host, no default port)
-and visited once; URLs that differ only in parameter values are visited at most
+the interesting parts of a site), the URLs of its sitemaps and the GET operations of an OpenAPI document
+at ``/openapi.json`` or ``/swagger.json``. From each HTML page it takes links, forms and scripts, and the
+JSON endpoints its inline scripts request with GET (``scanner.discovery``; also from same-site script
+files and linked OpenAPI documents); it turns query parameters and form fields into
+:class:`InjectionPoint` objects for the active checks. URLs are normalised (no fragment, sorted query,
+lower-case host, no default port) and visited once; URLs that differ only in parameter values are visited at most
 ``scanner_pipeline_max_variants_per_path`` times. Every request goes through the scan's
 :class:`~spyglass.scanner.http.ScanClient`, so scope, budget, pacing and the URL policy hold.
 """
@@ -24,10 +26,12 @@ from protego import Protego
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from spyglass.core.fetch import FetchError
+from spyglass.scanner import discovery
 from spyglass.scanner.checks.base import BudgetExhausted, Exchange, Form, FormField, InjectionPoint, Page
 from spyglass.scanner.http import DEFAULT_PORTS, ScanClient
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+SCRIPT_TYPES = ("application/javascript", "text/javascript", "application/x-javascript", "application/ecmascript")
 LINK_SOURCES = (("a", "href"), ("area", "href"), ("link", "href"), ("iframe", "src"), ("frame", "src"))
 LOGOUT_WORDS = re.compile(r"log-?out|sign-?out|log_off|logoff", re.IGNORECASE)
 SITEMAP_LOC = re.compile(r"<loc>\s*([^<\s]+)\s*</loc>", re.IGNORECASE)
@@ -108,10 +112,17 @@ class _Parsed:
     links: list[str] = field(default_factory=list)
     forms: list[Form] = field(default_factory=list)
     scripts: list[str] = field(default_factory=list)
+    endpoints: list[str] = field(default_factory=list)
+
+
+def _is_code(node: LexborNode) -> bool:
+    kind = (node.attributes.get("type") or "").strip().lower()
+    return not kind or "javascript" in kind or kind in ("module", "text/ecmascript")
 
 
 def parse_html(html: str, page_url: str) -> _Parsed:
-    """Links, forms and script sources of an HTML page, made absolute (``<base href>`` honoured)."""
+    """Links, forms, script sources and the GET URLs inline scripts request, made absolute (``<base href>``
+    honoured)."""
     tree = LexborHTMLParser(html)
     base_node = tree.css_first("base[href]")
     base = urljoin(page_url, base_node.attributes.get("href") or "") if base_node is not None else page_url
@@ -129,10 +140,14 @@ def parse_html(html: str, page_url: str) -> _Parsed:
             refreshed = normalise_url(target.strip("'\" "), base) if target else None
             if refreshed:
                 parsed.links.append(refreshed)
-    for node in tree.css("script[src]"):
-        source = normalise_url(node.attributes.get("src") or "", base)
-        if source is not None:
-            parsed.scripts.append(source)
+    for node in tree.css("script"):
+        if "src" in node.attributes:
+            source = normalise_url(node.attributes.get("src") or "", base)
+            if source is not None:
+                parsed.scripts.append(source)
+        elif _is_code(node):
+            found = (normalise_url(url) for url in discovery.script_endpoints(node.text() or "", base))
+            parsed.endpoints += [url for url in found if url]
     for node in tree.css("form"):
         action = normalise_url(node.attributes.get("action") or "", base) or normalise_url(page_url)
         if action is None:
@@ -279,6 +294,11 @@ class Crawler:
                 queue += [url for url in locations if self.client.in_scope(url)]  # an index names more sitemaps
             else:
                 seeds += locations
+        for location in discovery.OPENAPI_LOCATIONS:
+            document_url = urljoin(start, location)
+            document = await self._get_text(document_url)
+            if document:
+                seeds += [url for url in map(normalise_url, discovery.openapi_endpoints(document, document_url)) if url]
         return seeds
 
     async def _get_text(self, url: str) -> str | None:
@@ -338,10 +358,14 @@ class Crawler:
                 if rendered is not None:
                     extra = parse_html(rendered, url)
                     parsed.links += extra.links
+                    parsed.endpoints += extra.endpoints
                     parsed.forms += [f for f in extra.forms if f not in parsed.forms]
             page.links = list(dict.fromkeys(parsed.links))
             page.forms = parsed.forms
             page.scripts = list(dict.fromkeys(parsed.scripts))
+            endpoints = parsed.endpoints
+        else:
+            endpoints = self._endpoints_in(url, content_type, exchange.body)
         page.exchange = compact(exchange)
         self.result.pages.append(page)
         self._add_points(page)
@@ -354,6 +378,18 @@ class Crawler:
                 self._enqueue(normalise_url(_form_url(form)) or form.action, depth + 1)
         for script in page.scripts:
             self._enqueue(script, depth + 1)
+        for endpoint in endpoints:
+            self._enqueue(endpoint, depth + 1)
+
+    def _endpoints_in(self, url: str, content_type: str, body: str) -> list[str]:
+        """The GET URLs a script file requests, or the operations of an OpenAPI document (JSON)."""
+        if content_type in SCRIPT_TYPES:
+            found = discovery.script_endpoints(body, url)
+        elif content_type == "application/json" or content_type.endswith("+json"):
+            found = discovery.openapi_endpoints(body, url)
+        else:
+            return []
+        return [endpoint for endpoint in map(normalise_url, found) if endpoint]
 
     def _add_points(self, page: Page) -> None:
         for point in injection_points_of(page):

@@ -19,7 +19,7 @@ import ssl
 from lxml import etree
 
 from tests.scanner.apps.server import AppServer, Route, form_fields, page, text
-from tests.scanner.apps.vulnerable import ITEMS, PRODUCTS
+from tests.scanner.apps.vulnerable import ITEMS, ORDERS, ORDERS_SCRIPT, PRODUCTS, openapi_document
 from tests.support.http_server import Reply, ServerRequest
 
 SECURITY_HEADERS = {
@@ -44,6 +44,8 @@ def _query(sql: str, *args: object) -> list[tuple[object, ...]]:
     db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, category TEXT)")
     db.executemany("INSERT INTO products VALUES (?, ?, ?)", PRODUCTS)
     db.executemany("INSERT INTO items VALUES (?, ?, ?)", ITEMS)
+    db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, status TEXT)")
+    db.executemany("INSERT INTO orders VALUES (?, ?)", ORDERS)
     return db.execute(sql, args).fetchall()
 
 
@@ -54,6 +56,7 @@ class CleanApp(AppServer):
         super().__init__(tls=tls)
         self.csrf_token = secrets.token_urlsafe(24)
         self.guestbook: list[tuple[str, str]] = [("Ada", "Lovely site!")]
+        self.cart_requests: list[str] = []
         routes = {
             "/": self.home, "/login": self.login, "/account": self.account, "/search": self.search,
             "/feedback": self.feedback,
@@ -63,6 +66,8 @@ class CleanApp(AppServer):
             "/download": self.download, "/go": self.go, "/lang": self.lang, "/hello": self.hello,
             "/api/import": self.import_xml, "/fetch": self.fetch, "/api/user": self.user_api,
             "/api/data": self.data_api, "/static/app.js": self.app_js, "/static/jquery-3.7.1.min.js": self.jquery,
+            "/api/orders": self.orders_api, "/api/cart": self.cart_api, "/openapi.json": self.api_document,
+            "/api/greeting": self.greeting_api, "/api/products/2": self.product_api,
         }  # fmt: skip
         for path, handler in routes.items():
             self.route(path, self._secured(handler))
@@ -234,7 +239,27 @@ class CleanApp(AppServer):
         return text(json.dumps({"orders": [1, 2, 3]}), "application/json", headers=headers)
 
     async def app_js(self, request: ServerRequest) -> Reply:
-        return text("document.addEventListener('DOMContentLoaded',function(){});\n", "application/javascript")
+        script = "document.addEventListener('DOMContentLoaded',function(){});\n" + ORDERS_SCRIPT  # no inline script
+        return text(script, "application/javascript")
+
+    async def orders_api(self, request: ServerRequest) -> Reply:
+        status = request.query.get("status", "")
+        rows = await asyncio.to_thread(_query, "SELECT id, status FROM orders WHERE status = ?", status)
+        return text(json.dumps({"orders": [{"id": i, "status": s} for i, s in rows]}), "application/json")
+
+    async def cart_api(self, request: ServerRequest) -> Reply:
+        self.cart_requests.append(f"{request.method} {request.target}")
+        return text(json.dumps({"saved": True}), "application/json")
+
+    async def api_document(self, request: ServerRequest) -> Reply:
+        return text(json.dumps(openapi_document()), "application/json")
+
+    async def greeting_api(self, request: ServerRequest) -> Reply:
+        greeting = f"Hello {request.query.get('name', 'guest')[:100]}!"  # data, never a template
+        return text(json.dumps({"greeting": greeting}), "application/json")
+
+    async def product_api(self, request: ServerRequest) -> Reply:
+        return text(json.dumps({"id": 2, "name": "Desk", "price": 120.0}), "application/json")
 
     async def jquery(self, request: ServerRequest) -> Reply:
         return text(JQUERY_3_7_1, "application/javascript")

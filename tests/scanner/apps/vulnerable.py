@@ -99,6 +99,9 @@ ACTIVE = [
     Expected("http-trace-enabled", "/", None, "confirmed"),
     Expected("http-dangerous-methods", "/", None, "tentative"),
     Expected("jsonp-callback-injection", "/api/user", "callback", "confirmed"),
+    # JSON endpoints no link points at: one an inline script fetches, one the linked OpenAPI document describes.
+    Expected("sql-injection", "/api/orders", "status", "confirmed"),
+    Expected("ssti", "/api/greeting", "name", "confirmed"),
 ]
 
 
@@ -120,6 +123,32 @@ APP_JS = (
 )
 PRODUCTS = [(1, "Lamp", 19.5), (2, "Desk", 120.0), (3, "Chair", 45.0)]
 ITEMS = [(1, "Dune", "books"), (2, "Emma", "books"), (3, "Kettle", "kitchen")]
+ORDERS = [(1, "shipped"), (2, "pending")]
+ORDERS_SCRIPT = """
+function loadOrders(status) {
+  fetch('/api/orders?status=' + encodeURIComponent(status)).then(function (r) { return r.json(); }).then(show);
+}
+function saveCart(cart) {
+  fetch('/api/cart', {method: 'POST', body: JSON.stringify(cart)});
+}
+"""
+
+
+def openapi_document(version: str = "3.0.3") -> dict[str, object]:
+    """The shop's API description: two GET operations (one with a path parameter) and a POST never to be sent."""
+    name = {"name": "name", "in": "query", "schema": {"type": "string", "example": "guest"}}
+    product_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "example": 2}}
+    return {
+        "openapi": version,
+        "info": {"title": "Shop API"},
+        "paths": {
+            "/api/greeting": {"get": {"parameters": [name]}},
+            "/api/products/{id}": {"parameters": [product_id], "get": {}},
+            "/api/cart": {"post": {"requestBody": {"content": {"application/json": {}}}}},
+        },
+    }
+
+
 BANNER = {"Server": "Apache/2.4.29 (Ubuntu)", "X-Powered-By": "PHP/5.6.40"}
 
 
@@ -134,8 +163,10 @@ def _database() -> sqlite3.Connection:
     db.create_function("sleep", 1, sleep)
     db.execute("CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT, price REAL)")
     db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, category TEXT)")
+    db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, status TEXT)")
     db.executemany("INSERT INTO products VALUES (?, ?, ?)", PRODUCTS)
     db.executemany("INSERT INTO items VALUES (?, ?, ?)", ITEMS)
+    db.executemany("INSERT INTO orders VALUES (?, ?)", ORDERS)
     return db
 
 
@@ -184,6 +215,7 @@ class VulnerableApp(AppServer):
         (files_dir / "report.txt").write_text("Quarterly report: all good.\n")
         self.guestbook: list[tuple[str, str]] = [("Ada", "Lovely site!")]
         self.ssrf_requests: list[str] = []
+        self.cart_requests: list[str] = []
         routes = {
             "/": self.home, "/login": self.login, "/account": self.account, "/search": self.search,
             "/safe": self.safe, "/feedback": self.feedback, "/profile": self.profile, "/guestbook": self.guestbook_page,
@@ -194,7 +226,9 @@ class VulnerableApp(AppServer):
             "/api/data": self.data_api, "/static/": self.static_index, "/static/app.js": self.app_js,
             "/static/app.js.map": self.app_js_map,
             "/static/jquery-1.8.3.min.js": self.jquery, "/.git/HEAD": self.git_head, "/.env": self.dotenv,
-            "/backup.sql": self.backup_sql,
+            "/backup.sql": self.backup_sql, "/orders": self.orders, "/api/orders": self.orders_api,
+            "/api/cart": self.cart_api, "/docs/api.json": self.api_document, "/api/greeting": self.greeting_api,
+            "/api/products/2": self.product_api,
         }  # fmt: skip
         for path, handler in routes.items():
             self.route(path, self._with_banner(handler))
@@ -224,7 +258,7 @@ class VulnerableApp(AppServer):
             "/product?id=1", "/items?category=books", "/api/ping?id=1", "/error", "/tools/ping?host=127.0.0.1",
             "/tools/backup?host=127.0.0.1",
             "/download?file=report.txt", "/go?url=/account", "/lang?set=en", "/hello?name=guest", "/api/import",
-            f"/fetch?url={origin}/static/", "/api/user?callback=handle", "/api/data", "/static/",
+            f"/fetch?url={origin}/static/", "/api/user?callback=handle", "/api/data", "/static/", "/orders",
         ]  # fmt: skip
         items = "".join(f'<li><a href="{html.escape(link)}">{html.escape(link)}</a></li>' for link in links)
         body = (
@@ -299,6 +333,36 @@ class VulnerableApp(AppServer):
         with contextlib.suppress(sqlite3.Error):
             await asyncio.to_thread(lambda: _database().execute(sql).fetchall())
         return text(json.dumps({"ok": True}), "application/json")
+
+    async def orders(self, request: ServerRequest) -> Reply:
+        body = f'<div id="orders"></div><a href="/docs/api.json">Our API</a><script>{ORDERS_SCRIPT}</script>'
+        return page("Orders", body)
+
+    async def orders_api(self, request: ServerRequest) -> Reply:
+        sql = f"SELECT id, status FROM orders WHERE status = '{request.query.get('status', '')}'"  # injectable
+        try:
+            rows = await asyncio.to_thread(lambda: _database().execute(sql).fetchall())
+        except sqlite3.Error as exc:  # the API answers with the driver's message
+            return text(json.dumps({"error": f"sqlite3.OperationalError: {exc}"}), "application/json", status=500)
+        return text(json.dumps({"orders": [{"id": i, "status": s} for i, s in rows]}), "application/json")
+
+    async def cart_api(self, request: ServerRequest) -> Reply:
+        self.cart_requests.append(f"{request.method} {request.target}")  # a scan must never reach it
+        return text(json.dumps({"saved": True}), "application/json")
+
+    async def api_document(self, request: ServerRequest) -> Reply:
+        return text(json.dumps(openapi_document()), "application/json")
+
+    async def greeting_api(self, request: ServerRequest) -> Reply:
+        name = request.query.get("name", "guest")
+        try:
+            greeting = jinja2.Environment().from_string(f"Hello {name}!").render()  # SSTI
+        except jinja2.TemplateError:
+            greeting = "Hello!"
+        return text(json.dumps({"greeting": greeting}), "application/json")
+
+    async def product_api(self, request: ServerRequest) -> Reply:
+        return text(json.dumps({"id": 2, "name": "Desk", "price": 120.0}), "application/json")
 
     async def error(self, request: ServerRequest) -> Reply:
         try:

@@ -29,7 +29,8 @@ async def test_each_active_check_reports_exactly_its_ground_truth(vulnerable: Ha
 async def test_sql_injection_techniques_and_timing_evidence(vulnerable: Harness) -> None:
     findings = await vulnerable.run(SqlInjectionCheck(delay=SQL_DELAY, rounds=3))
     by_path = {finding_key(f)[1]: f for f in findings}
-    assert sorted(by_path) == ["/api/ping", "/items", "/product"]
+    assert sorted(by_path) == ["/api/orders", "/api/ping", "/items", "/product"]
+    assert by_path["/api/orders"].details["technique"] == "error-based"  # a JSON endpoint only a script names
     assert by_path["/product"].details["technique"] == "error-based"
     assert "[[sqlite3.OperationalError" in by_path["/product"].evidence
     assert by_path["/items"].details["technique"] == "boolean-based"

@@ -53,6 +53,9 @@ async def test_active_scan_of_the_vulnerable_app_finds_exactly_the_ground_truth(
     assert all(f.evidence for f in collector.findings)
     # non-destructive: nothing but reads, form posts, OPTIONS and TRACE reached the app
     assert {request.method for request in vulnerable_app.requests} <= {"GET", "POST", "OPTIONS", "TRACE", "HEAD"}
+    # the JSON endpoints no link names were found (inline script, linked OpenAPI document), the POST-only one never
+    assert vulnerable_app.hits("/api/products/2") >= 1  # a path parameter filled from the document
+    assert vulnerable_app.cart_requests == []
 
 
 @pytest.mark.slow
@@ -73,4 +76,9 @@ async def test_active_scan_of_the_clean_app_finds_nothing_of_medium_severity_or_
     serious = [f for f in collector.findings if get_finding_type(f.type_id).severity in {"critical", "high", "medium"}]
     assert serious == []
     assert collector.findings == []  # in fact nothing at all
-    assert collector.reports[-1].pages_crawled >= 17
+    assert collector.reports[-1].pages_crawled >= 20
+    # JSON endpoints from a script file and from /openapi.json were tested too; the POST-only cart never reached
+    gets = {request.path for request in clean_app.requests if request.method == "GET" and request.query}
+    assert {"/api/orders", "/api/greeting"} <= gets
+    assert clean_app.hits("/openapi.json") == 1 and clean_app.hits("/api/products/2") >= 1
+    assert clean_app.cart_requests == []
