@@ -2,20 +2,23 @@
 
     .venv/bin/python bench/notifications.py                       # SQLite, 100 events/s for 30 s
     .venv/bin/python bench/notifications.py --db postgresql --rate 100 --seconds 30
-    .venv/bin/python bench/notifications.py --separate-process     # dispatcher in another process (polling)
+    .venv/bin/python bench/notifications.py --separate-process     # dispatcher in another process
 
 An event is what a feature does: one write transaction that calls ``notify()`` (here for one of 20
 users, each with a verified email channel subscribed to price drops). Events are offered at ``--rate``
 per second on a fixed schedule (not "as fast as the last one finished"), so a slow dispatcher shows
 up as latency, not as a lower offered rate. The dispatcher is ``OutboxDispatcher.run`` — what the
-``notifications.dispatch`` job runs — either in the producing process (embedded mode: commits wake it)
-or in a separate process that only polls the outbox every ``--poll`` seconds (distributed mode, where
-the producer is a web or worker process).
+``notifications.dispatch`` job and the workers' resident dispatchers run — either in the producing
+process (embedded mode: commits wake it) or in a separate process (distributed mode, where the producer
+is a web or worker process): woken by PostgreSQL's NOTIFY, polling the outbox every ``--poll`` seconds
+on SQLite.
 
 Latency per event = the moment the SMTP server (aiosmtpd on 127.0.0.1, in its own thread) accepted
 the message − the moment just before the event's transaction began. Reported: p50, p95, p99, max,
-events not delivered within ``--wait`` seconds (0 when nothing was lost), duplicates (must be 0), and the
-CPU this process spent per event. Results are appended to ``bench/results/notifications.json``.
+events not delivered within ``--wait`` seconds (0 when nothing was lost), duplicates (must be 0), the
+CPU this process spent per event (producer, SMTP receiver and, unless separate, the dispatcher) and, with
+``--separate-process``, the dispatcher process's own CPU per event (the cost of delivering alone).
+Results are appended to ``bench/results/notifications.json``.
 """
 
 from __future__ import annotations
@@ -178,6 +181,12 @@ def separate_dispatcher(settings: Settings, linger: float) -> subprocess.Popen[b
     )
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far, all its threads (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
@@ -193,6 +202,7 @@ async def run(database_url: str, args: argparse.Namespace, data_dir: Path) -> di
     services = Services.build(settings)
     process = None
     cpu_seconds = 0.0
+    dispatcher_cpu: float | None = None
     try:
         users = await seed(services)
         linger = args.seconds + args.wait
@@ -203,11 +213,14 @@ async def run(database_url: str, args: argparse.Namespace, data_dir: Path) -> di
         else:
             dispatcher_task = asyncio.create_task(OutboxDispatcher(services).run(linger_seconds=linger))
         cpu_before = time.process_time()
+        child_before = process_cpu_seconds(process.pid) if process is not None else 0.0
         started = await produce(services, users, args.rate, args.seconds)
         deadline = time.monotonic() + args.wait
         while len(receiver.accepted) < len(started) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         cpu_seconds = time.process_time() - cpu_before
+        if process is not None:
+            dispatcher_cpu = process_cpu_seconds(process.pid) - child_before
         if dispatcher_task is not None:
             dispatcher_task.cancel()
     finally:
@@ -219,7 +232,11 @@ async def run(database_url: str, args: argparse.Namespace, data_dir: Path) -> di
     latencies = [receiver.accepted[key][0] - at for key, at in started.items() if key in receiver.accepted]
     return {
         "backend": "postgresql" if "postgresql" in database_url else "sqlite",
-        "dispatcher": "separate process (polling)" if args.separate_process else "same process (woken by commits)",
+        "dispatcher": (
+            ("separate process (woken by NOTIFY)" if "postgresql" in database_url else "separate process (polling)")
+            if args.separate_process
+            else "same process (woken by commits)"
+        ),
         "poll_seconds": args.poll,
         "rate_per_second": args.rate,
         "seconds": args.seconds,
@@ -235,6 +252,10 @@ async def run(database_url: str, args: argparse.Namespace, data_dir: Path) -> di
         "mean_ms": round(1000 * statistics.fmean(latencies), 1) if latencies else None,
         # CPU of this process (producer, SMTP receiver and, unless separate, the dispatcher) per event.
         "cpu_ms_per_event": round(1000 * cpu_seconds / max(1, len(started)), 2),
+        # The separate dispatcher process's CPU per event: what delivering costs, without producer and receiver.
+        "dispatcher_cpu_ms_per_event": (
+            round(1000 * dispatcher_cpu / max(1, len(started)), 2) if dispatcher_cpu is not None else None
+        ),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
         "measured_at": utcnow().isoformat(timespec="seconds"),
     }

@@ -49,6 +49,8 @@ from spyglass.notifications.unsubscribe import ALL_EVENTS, Unsubscribe, unsubscr
 from spyglass.notifications.wake import OutboxListener
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from spyglass.core.services import Services
 
 logger = logging.getLogger("spyglass.notifications")
@@ -120,6 +122,7 @@ class OutboxDispatcher:
         self._postgres = services.db.backend == "postgresql"
         self._secret = self.settings.secret()
         self._previous = previous_secrets(self.settings)
+        self._unsubscribe_links: dict[Unsubscribe, str] = {}
 
     async def run(self, *, linger_seconds: float) -> int:
         """Deliver what is due, then keep watching the outbox for ``linger_seconds``; returns how many
@@ -161,9 +164,11 @@ class OutboxDispatcher:
                 postgres=self._postgres,
                 keys=keys,
             )
+            # Read what the batch needs in the claim's transaction: one round trip of BEGIN/COMMIT fewer.
+            loaded = await repository.load_batch(session, ids) if ids else []
         if ids:
             try:
-                await self._deliver_batch(ids)
+                await self._deliver_batch(loaded)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -171,13 +176,12 @@ class OutboxDispatcher:
                 logger.exception("could not process a batch of notifications", extra={"count": len(ids)})
         return len(ids)
 
-    async def _deliver_batch(self, ids: list[int]) -> None:
+    async def _deliver_batch(self, loaded: list[repository.LoadedNotification]) -> None:
         """Plan every claimed notification, send in chunks, then release them all.
 
-        Writes are grouped (one transaction per chunk of sends, not per send): on SQLite every write
-        transaction takes the database lock, and many small ones queue behind each other's busy waits."""
-        async with self.services.db.session() as session:
-            loaded = await repository.load_batch(session, ids)
+        Writes are grouped (one transaction per chunk of sends, not per send, and the last chunk's outcomes
+        share the release's): on SQLite every write transaction takes the database lock, and many small ones
+        queue behind each other's busy waits; on PostgreSQL each costs round trips."""
         now = utcnow()
         cache = _BatchCache()
         states: list[_State] = []
@@ -219,14 +223,18 @@ class OutboxDispatcher:
                         error=destination.skip_reason,
                     )
                     state.outcomes[destination.key] = status.value
-        chunk = self.settings.notifications_send_concurrency
+        size = self.settings.notifications_send_concurrency
+        chunks = [sends[start : start + size] for start in range(0, len(sends), size)]
         async with self.services.mailer.batch():  # SMTP connections are reused across the batch
-            for start in range(0, len(sends), chunk):
-                await self._send_chunk(sends[start : start + chunk], cache)
-        await self._release_all(states)
+            for number, chunk in enumerate(chunks, start=1):
+                await self._send_chunk(chunk, cache, release=states if number == len(chunks) else None)
+        if not chunks:
+            async with self.services.db.session(write=True) as session:
+                await self._release(session, states)
 
-    async def _send_chunk(self, chunk: list[_Send], cache: _BatchCache) -> None:
-        """Mark the chunk ``sending`` (one commit), send it concurrently, record the outcomes (one commit).
+    async def _send_chunk(self, chunk: list[_Send], cache: _BatchCache, *, release: list[_State] | None) -> None:
+        """Mark the chunk ``sending`` (one commit), send it concurrently, record the outcomes (one commit,
+        which also releases the batch's notifications when ``release`` is given: the last chunk).
         A crash between the two commits re-sends at most this chunk: the send concurrency bounds it."""
         async with self.services.db.session(write=True) as session:
             await repository.begin_sends(session, [send.planned for send in chunk])
@@ -242,6 +250,8 @@ class OutboxDispatcher:
                 send.state.errors[send.destination.key] = error
         async with self.services.db.session(write=True) as session:
             await repository.finish_sends(session, outcomes)
+            if release is not None:
+                await self._release(session, release)
 
     def _render_safely(
         self, notification: Notification, user: User, destination: Destination, envelope: Envelope, cache: _BatchCache
@@ -312,20 +322,24 @@ class OutboxDispatcher:
         else:
             event = notification.event if notification.event in outbox.SUBSCRIBABLE_EVENTS else ALL_EVENTS
             what = Unsubscribe(notification.user_id, destination.channel.id, event)
-        return unsubscribe_url(self.settings.base_url, self._secret, what)
+        link = self._unsubscribe_links.get(what)
+        if link is None:  # an HMAC per message adds up at 100 messages/s; the link never changes
+            if len(self._unsubscribe_links) >= 10_000:
+                self._unsubscribe_links.clear()
+            link = self._unsubscribe_links[what] = unsubscribe_url(self.settings.base_url, self._secret, what)
+        return link
 
-    async def _release_all(self, states: list[_State]) -> None:
-        """Store every notification's outcome and drop the claims, in one transaction."""
+    async def _release(self, session: AsyncSession, states: list[_State]) -> None:
+        """Store every notification's outcome and drop the claims (in the caller's transaction)."""
         outcomes = [self._outcome(state) for state in states]
-        async with self.services.db.session(write=True) as session:
-            for state in states:
-                if state.give_up:
-                    await repository.give_up_retrying(
-                        session,
-                        notification_id=state.notification.id,
-                        reason=f" (gave up after {state.notification.attempts} attempts)",
-                    )
-            await repository.release_many(session, owner=self.owner, outcomes=outcomes)
+        for state in states:
+            if state.give_up:
+                await repository.give_up_retrying(
+                    session,
+                    notification_id=state.notification.id,
+                    reason=f" (gave up after {state.notification.attempts} attempts)",
+                )
+        await repository.release_many(session, owner=self.owner, outcomes=outcomes)
 
     def _outcome(self, state: _State) -> repository.Outcome:
         """What becomes of a notification after this pass: done, or pending until its next attempt."""

@@ -75,6 +75,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # no stat() of every template file per message: templates change with a deploy
     )
     env.filters.update({"safe_url": safe_url, "money": money, "clip": _clip})
     return env

@@ -74,9 +74,11 @@ async def claim_due(
     return list(claimed.all())
 
 
-async def load_batch(
-    session: AsyncSession, ids: list[int]
-) -> list[tuple[Notification, User, list[Channel], dict[str, Delivery]]]:
+#: A claimed notification with its user, the user's channels and its deliveries so far (by destination).
+LoadedNotification = tuple[Notification, User, list[Channel], dict[str, Delivery]]
+
+
+async def load_batch(session: AsyncSession, ids: list[int]) -> list[LoadedNotification]:
     """For each notification: it, its user, the user's channels and the deliveries made so far (4 queries)."""
     found = list((await session.scalars(select(Notification).where(Notification.id.in_(ids)))).all())
     user_ids = {n.user_id for n in found}
