@@ -107,9 +107,10 @@ class AdminTarget:
         }
 
 
-async def get_admin_target(session: AsyncSession, *, target_id: int) -> AdminTarget:
-    """Any user's target with its owner's name, or NotFound."""
-    target = await session.get(ScanTarget, target_id) if is_valid_id(target_id) else None
+async def get_admin_target(session: AsyncSession, *, target_id: int, lock: bool = False) -> AdminTarget:
+    """Any user's target with its owner's name, or NotFound; ``lock`` holds its row until the commit (PostgreSQL;
+    SQLite's write transactions are serial anyway), so two administrators acting at once act one after the other."""
+    target = await session.get(ScanTarget, target_id, with_for_update=lock) if is_valid_id(target_id) else None
     if target is None:
         raise NotFound("No such target.")
     [found] = await with_owners(session, [target])
@@ -140,7 +141,7 @@ async def vouch(
 ) -> AdminTarget:
     """Mark a target verified by an administrator (409 when one already vouches for it)."""
     why = parse_reason(reason)
-    found = await get_admin_target(session, target_id=target_id)
+    found = await get_admin_target(session, target_id=target_id, lock=True)
     target = found.target
     if service.is_admin_vouched(target):
         raise Conflict("An administrator already vouches for this target.")
@@ -172,7 +173,7 @@ async def withdraw(
     """Withdraw an administrator's vouch (409 when there is none); the target is unverified again and
     its queued or running active scans are cancelled. Returns the target and the cancelled scans' ids."""
     why = parse_reason(reason)
-    found = await get_admin_target(session, target_id=target_id)
+    found = await get_admin_target(session, target_id=target_id, lock=True)
     target = found.target
     if not service.is_admin_vouched(target):
         raise Conflict("No administrator vouches for this target.")
