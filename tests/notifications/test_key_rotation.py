@@ -21,6 +21,7 @@ from spyglass.notifications import outbox, repository
 from spyglass.notifications.models import Channel, DeliveryStatus
 from spyglass.notifications.rotation import KEYS_ROTATED, RotationReport, rotate_channel_keys
 from spyglass.notifications.sealing import PREFIX, UnreadableTarget, open_target, reseal, seal_target
+from spyglass.notifications.unsubscribe import Unsubscribe, make_token, read_token
 from tests.conftest import TEST_SECRET
 from tests.notifications.helpers import deliveries, drain, emit, make_channel
 from tests.support.cli_env import cli_env  # noqa: F401 - fixture
@@ -204,3 +205,11 @@ async def test_an_interrupted_rotation_resumes_and_never_overwrites_a_channel_sa
     final = await _targets(services)
     assert final[channels[3].id] == saved_by_owner
     assert open_target(NEW_SECRET, final[channels[2].id]).endswith("tok-2-s3cret")
+
+
+def test_unsubscribe_links_in_mail_sent_before_the_rotation_keep_working_while_the_old_key_is_listed() -> None:
+    what = Unsubscribe(user_id=7, channel_id=3, event=outbox.EVENT_PRICE_DROP)
+    token = make_token(TEST_SECRET, what)
+    assert read_token(NEW_SECRET, token) is None
+    assert read_token(NEW_SECRET, token, previous=(LOST_SECRET, TEST_SECRET)) == what
+    assert read_token(NEW_SECRET, token[:-2] + "AA", previous=(TEST_SECRET,)) is None

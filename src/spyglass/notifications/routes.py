@@ -29,6 +29,7 @@ from spyglass.core.tenancy import get_owned, owned_by
 from spyglass.notifications import outbox, repository, service
 from spyglass.notifications.models import Channel, Delivery, DeliveryStatus
 from spyglass.notifications.quiet_hours import format_hhmm
+from spyglass.notifications.sealing import previous_secrets
 from spyglass.notifications.service import ChannelInput, channel_to_dict, delivery_to_dict
 from spyglass.notifications.unsubscribe import read_token
 from spyglass.web.api_docs import error_responses
@@ -257,7 +258,7 @@ async def deliveries_page(db: AsyncSession, services: Services, me: CurrentUser,
 @get("/notifications/unsubscribe/{token:str}", include_in_schema=False)
 async def unsubscribe_page(services: Services, token: str) -> Template:
     """Confirm the unsubscribe with one button (mail scanners follow GET links; only POST acts)."""
-    what = read_token(services.settings.secret(), token)
+    what = read_token(services.settings.secret(), token, previous=previous_secrets(services.settings))
     if what is None:
         raise NotFound("This unsubscribe link is not valid. Change what you receive on the notifications page.")
     return Template("notifications/unsubscribe.html", context={"token": token, "done": None})
@@ -271,7 +272,7 @@ async def unsubscribe_page(services: Services, token: str) -> Template:
     status_code=200,
 )
 async def unsubscribe_submit(request: AnyRequest, db: AsyncSession, services: Services, token: str) -> Template:
-    what = read_token(services.settings.secret(), token)
+    what = read_token(services.settings.secret(), token, previous=previous_secrets(services.settings))
     if what is None:
         raise NotFound("This unsubscribe link is not valid. Change what you receive on the notifications page.")
     done = await service.unsubscribe(db, what)

@@ -42,13 +42,16 @@ def make_token(secret: str, what: Unsubscribe) -> str:
     return f"{body}.{signature}"
 
 
-def read_token(secret: str, token: str) -> Unsubscribe | None:
-    """What a token stops, or None when it is malformed or its signature does not match."""
+def read_token(secret: str, token: str, *, previous: tuple[str, ...] = ()) -> Unsubscribe | None:
+    """What a token stops, or None when it is malformed or its signature matches none of the secrets
+    (the current one, or an earlier one still listed after a key rotation: links in mail already sent)."""
     if len(token) > 400 or token.count(".") != 1:
         return None
     body, signature = token.split(".")
-    expected = _b64(hmac.new(_key(secret), body.encode(), hashlib.sha256).digest()[:18])
-    if not hmac.compare_digest(signature, expected):
+    if not any(
+        hmac.compare_digest(signature, _b64(hmac.new(_key(key), body.encode(), hashlib.sha256).digest()[:18]))
+        for key in (secret, *previous)
+    ):
         return None
     try:
         user_id, channel_id, event = json.loads(_unb64(body))
