@@ -93,7 +93,8 @@ def test_inline_scripts_only_when_they_are_code() -> None:
 
 async def test_the_crawler_tests_discovered_json_endpoints(server: LocalHttpServer, fetcher: Fetcher) -> None:
     pages = {
-        "/": "<html><body><a href='/orders'>Orders</a><script src='/static/app.js'></script></body></html>",
+        "/": "<html><head><link rel='alternate' type='application/json' href='/feed.json?since=1'></head><body>"
+        "<a href='/orders'>Orders</a><script src='/static/app.js'></script></body></html>",
         "/orders": "<html><body><script>fetch('/api/orders?status=' + s); fetch('/api/cart', "
         "{method: 'POST'}); fetch('/admin/api/purge?all=1');</script></body></html>",
     }
@@ -103,6 +104,7 @@ async def test_the_crawler_tests_discovered_json_endpoints(server: LocalHttpServ
         "/stock": ("application/json", "{}"),
         "/api/orders": ("application/json", "[]"),
         "/api/from-file": ("application/json", "[]"),
+        "/feed.json": ("application/json", "[]"),
     }
     for path, body in pages.items():
         replies[path] = ("text/html", body)
@@ -119,6 +121,7 @@ async def test_the_crawler_tests_discovered_json_endpoints(server: LocalHttpServ
     assert {
         ("GET", "/api/orders", "status"),  # an inline script
         ("GET", "/api/from-file", "page"),  # a same-site script file
+        ("GET", "/feed.json", "since"),  # <link rel="alternate" type="application/json">
         ("GET", "/stock", "sku"),  # /openapi.json, not linked from anywhere
         ("GET", "/stock", "limit"),
         ("GET", "/items/a%20b/reviews/1", "q"),
