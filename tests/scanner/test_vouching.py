@@ -162,7 +162,7 @@ async def test_vouch_and_withdraw_through_the_api(
 
 
 async def test_the_owners_checks_and_moves(
-    services: Services, admin_api: Client, alice: User, site: LocalHttpServer
+    services: Services, admin_api: Client, alice_browser: Client, alice: User, site: LocalHttpServer
 ) -> None:
     """A failed check by the owner leaves the vouch in place; moving the target to another port drops it."""
     target_id = await make_target(services, alice, site.url("/"))
@@ -176,6 +176,10 @@ async def test_the_owners_checks_and_moves(
     assert checked.json()["target"]["verification_method"] == "admin"
     choose = await admin_api.post(f"/api/v1/scanner/targets/{target_id}/verify", json={"method": "admin"}, **owner)
     assert choose.status_code == 400  # owners cannot pick the admin "method"
+    checked_by_form = await post_form(alice_browser, f"/scanner/targets/{target_id}/verify", {"method": ""})
+    assert checked_by_form.status_code == 303
+    told = await alice_browser.get(f"/scanner/targets/{target_id}")
+    assert "The target stays verified by an administrator." in told.text
 
     moved = await admin_api.patch(
         f"/api/v1/scanner/targets/{target_id}", json={"base_url": "http://127.0.0.1:9/"}, **owner
