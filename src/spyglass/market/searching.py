@@ -11,12 +11,12 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from spyglass.config import Settings
 from spyglass.core.fetch import Fetcher, FetchError, PermanentFetchError, TransientFetchError
 from spyglass.market.adapters import configure
-from spyglass.market.adapters.base import AdapterError, Fetch, ScrapedListing
+from spyglass.market.adapters.base import AdapterError, Fetch, PageHook, ScrapedListing
 from spyglass.market.adapters.browser import BrowserFetch
 from spyglass.market.adapters.registry import UnknownAdapter, get_adapter
 from spyglass.market.grouping import image_hash
@@ -43,6 +43,8 @@ class Collected:
 
     results: list[MarketplaceResult] = field(default_factory=list)
     failures: dict[str, Failure] = field(default_factory=dict)
+    #: Results pages read, per marketplace (failed ones included, up to where they failed).
+    pages: dict[str, int] = field(default_factory=dict)
 
     @property
     def fetched(self) -> int:
@@ -85,7 +87,12 @@ async def _collect(search: SavedSearch, fetch: Fetch, settings: Settings, progre
         try:
             adapter = get_adapter(name)
             label = adapter.label
-            query = search_query(search, name, endpoint=settings.market_endpoints.get(name))
+            query = replace(
+                search_query(search, name, endpoint=settings.market_endpoints.get(name)),
+                max_pages=settings.market_max_pages,
+                page_delay_seconds=settings.market_page_delay_seconds,
+                on_page=_page_counter(collected, name, progress, 5 + int(80 * index / total)),
+            )
             scraped = (await adapter.search(query, fetch))[: settings.market_max_listings_per_run]
         except UnknownAdapter as exc:
             collected.failures[name] = Failure(str(exc), transient=False)
@@ -106,6 +113,17 @@ async def _collect(search: SavedSearch, fetch: Fetch, settings: Settings, progre
         kept = [item for item in scraped if criteria.accepts(item, adapter.remote_filters)]
         collected.results.append(MarketplaceResult(marketplace=name, scraped=scraped, kept=kept))
     return collected
+
+
+def _page_counter(collected: Collected, name: str, progress: Progress | None, percent: int) -> PageHook:
+    """Counts the pages a marketplace's adapter reads, in ``collected.pages`` and in the run's progress."""
+
+    async def page_read(number: int) -> None:
+        collected.pages[name] = number
+        if progress is not None and number > 1:
+            await progress(percent, f"searching {name}: page {number}")
+
+    return page_read
 
 
 async def preview(search: SavedSearch, *, settings: Settings, fetcher: Fetcher) -> Collected:

@@ -7,9 +7,11 @@ with the sites named (transient failures are retried by the engine).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from spyglass.core.db import utcnow
+from spyglass.core.view_cache import forget_views
 from spyglass.engine.context import RunContext
 from spyglass.engine.kinds import JobKind, PermanentError, RetryPolicy, TransientError, register_kind
 from spyglass.market.models import SavedSearch
@@ -27,6 +29,16 @@ async def run_search(ctx: RunContext) -> dict[str, Any]:
         search = await session.get(SavedSearch, ctx.subject_id) if ctx.subject_id else None
     if search is None:
         return {"skipped": "the search was deleted"}
+    # The owner's market pages show this run (running, then its results or failure): see core/view_cache.py.
+    await forget_views(services.cache, "market", [search.user_id])
+    try:
+        return await _search_and_store(ctx, search, started)
+    finally:
+        await forget_views(services.cache, "market", [search.user_id])
+
+
+async def _search_and_store(ctx: RunContext, search: SavedSearch, started: datetime) -> dict[str, Any]:
+    services = ctx.services
     try:
         collected = await collect(search, settings=services.settings, fetcher=services.fetcher, progress=ctx.progress)
     except QueryError as exc:  # saved before a change of the query language: the user must edit it
@@ -53,7 +65,8 @@ async def run_search(ctx: RunContext) -> dict[str, Any]:
             gone_after=services.settings.market_gone_after_runs,
             image_hashes=hashes,
         )
-    return {"fetched": collected.fetched, "kept": collected.kept, **outcome.stats(), "errors": failures}
+    pages = sum(collected.pages.values())
+    return {"fetched": collected.fetched, "kept": collected.kept, "pages": pages, **outcome.stats(), "errors": failures}
 
 
 async def _hash_new_images(ctx: RunContext, collected: Collected) -> dict[ListingKey, str]:

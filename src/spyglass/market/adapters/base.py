@@ -21,6 +21,8 @@ from spyglass.core.fetch import FetchResult
 
 #: The platform fetcher's signature as adapters see it: ``await fetch(url, headers=..., method=..., content=...)``.
 Fetch = Callable[..., Awaitable[FetchResult]]
+#: Told the number of each results page an adapter has read.
+PageHook = Callable[[int], Awaitable[None]]
 
 #: Filter names an adapter may apply remotely (the site does it) - the rest are applied locally.
 FILTER_KEYWORDS = "keywords"
@@ -64,6 +66,17 @@ class SearchQuery:
     options: dict[str, Any] = field(default_factory=dict)
     endpoint: str | None = None
     use_browser: bool = False
+    #: Results pages an adapter may read for this search (sites that paginate; ``common.read_pages``).
+    max_pages: int = 1
+    #: Seconds between two pages of one search; None: the adapter's ``politeness.delay_seconds``.
+    page_delay_seconds: float | None = None
+    #: Called with the number of each results page read (the run's progress); not part of the query's identity.
+    on_page: PageHook | None = field(default=None, compare=False, repr=False)
+
+    async def page_read(self, number: int) -> None:
+        """Tell ``on_page`` (when set) that results page ``number`` was read."""
+        if self.on_page is not None:
+            await self.on_page(number)
 
 
 @dataclass
@@ -92,7 +105,11 @@ class ScrapedListing:
 
 @dataclass(frozen=True)
 class Politeness:
-    """How gently to treat a site: the shortest interval a search may use and the delay between pages."""
+    """How gently to treat a site: the shortest interval a search may use and the delay between pages.
+
+    ``max_pages`` is how many results pages the adapter can read (1: the site does not paginate, or the
+    adapter does not follow it); a search reads at most ``min(max_pages, SearchQuery.max_pages)``.
+    """
 
     min_interval_seconds: int = 300
     delay_seconds: float = 2.0

@@ -28,7 +28,7 @@ from spyglass.market.adapters.base import (
     ScrapedListing,
     SearchQuery,
 )
-from spyglass.market.adapters.common import build_url, get_page, search_terms
+from spyglass.market.adapters.common import PageRead, build_url, get_page, read_pages, search_terms
 from spyglass.market.adapters.parsing import (
     UNREADABLE,
     absolute_url,
@@ -49,6 +49,8 @@ from spyglass.market.adapters.registry import register_adapter
 
 AREAS_URL = "https://reference.craigslist.org/Areas"
 SAPI_BASE = "https://sapi.craigslist.org"
+#: Postings per sapi request (the count in ``batch=<area>-<offset>-<count>-0-0``, as the search page asks).
+SAPI_BATCH = 360
 KM_PER_MILE = 1.609344
 #: Craigslist's condition codes (``condition=`` in search URLs).
 CONDITION_CODES = {"new": (10,), "like new": (20,), "excellent": (30,), "good": (40,), "fair": (50,),
@@ -366,7 +368,7 @@ class CraigslistAdapter:
     name = "craigslist"
     label = "Craigslist"
     remote_filters = frozenset({FILTER_KEYWORDS, FILTER_PRICE, FILTER_CONDITION, FILTER_LOCATION})
-    politeness = Politeness(min_interval_seconds=600, delay_seconds=3.0)
+    politeness = Politeness(min_interval_seconds=600, delay_seconds=3.0, max_pages=10)
     needs_browser = False
 
     def __init__(self, areas_url: str = AREAS_URL, areas_ttl: float = 86_400.0) -> None:
@@ -418,10 +420,20 @@ class CraigslistAdapter:
         conditions = CONDITION_CODES.get((query.condition or "").lower(), ())
         if query.options.get("mode") == "sapi":
             return await self._sapi(query, fetch, base, area, params, conditions)
-        url = build_url(base, "/search/sss", params)
-        url += "".join(f"&condition={code}" for code in conditions)
-        page = await get_page(fetch, url, site="Craigslist")
-        return parse_search_page(page.text, page.url)
+        first = build_url(base, "/search/sss", params)
+        first += "".join(f"&condition={code}" for code in conditions)
+        shown = 0
+
+        async def read(url: str, _number: int) -> PageRead:
+            nonlocal shown
+            page = await get_page(fetch, url, site="Craigslist")
+            listings = parse_search_page(page.text, page.url)
+            shown += len(listings)
+            if not listings or search_page_has_more(page.text) is False:
+                return listings, None
+            return listings, _with_param(first, "s", shown)
+
+        return await read_pages(query, self.politeness, first, read)
 
     async def _sapi(
         self,
@@ -437,15 +449,54 @@ class CraigslistAdapter:
         if not area_id:
             raise AdapterError("the Craigslist sapi mode needs a location (to find the area) or options.area_id")
         sapi = str(query.options.get("sapi_url") or query.endpoint or SAPI_BASE)
-        params = {"batch": f"{area_id}-0-360-0-0", "cc": "US", "lang": "en", "searchPath": "sss", **params}
-        url = build_url(sapi, "/web/v8/postings/search/full", params)
-        url += "".join(f"&condition={code}" for code in conditions)
-        result = await fetch(url, headers={"Accept": "application/json"})
-        try:
-            data = result.json()
-        except ValueError:
-            raise AdapterError("the Craigslist sapi endpoint did not answer JSON; it may have changed") from None
-        return parse_sapi(data, base)
+
+        def batch_url(offset: int) -> str:
+            batch = {"batch": f"{area_id}-{offset}-{SAPI_BATCH}-0-0", "cc": "US", "lang": "en", "searchPath": "sss"}
+            url = build_url(sapi, "/web/v8/postings/search/full", {**batch, **params})
+            return url + "".join(f"&condition={code}" for code in conditions)
+
+        shown = 0
+
+        async def read(url: str, _number: int) -> PageRead:
+            nonlocal shown
+            result = await fetch(url, headers={"Accept": "application/json"})
+            try:
+                data = result.json()
+            except ValueError:
+                raise AdapterError("the Craigslist sapi endpoint did not answer JSON; it may have changed") from None
+            listings = parse_sapi(data, base)
+            shown += len(listings)
+            total = sapi_total(data)
+            more = bool(listings) and (total is None or shown < total)
+            return listings, batch_url(shown) if more else None
+
+        return await read_pages(query, self.politeness, batch_url(0), read)
+
+
+def _with_param(url: str, name: str, value: object) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{name}={value}"
+
+
+_PAGE_NUMBER = re.compile(r'class="cl-page-number"[^>]*>\s*([\d,]+)\s*-\s*([\d,]+)\s+of\s+(&gt;|>)?\s*([\d,]+)')
+
+
+def search_page_has_more(text: str) -> bool | None:
+    """Whether a search page's paginator ("1 - 120 of 431", "of >10,000") says more results follow;
+    None when the page has no paginator (then the next offset is tried until a page brings nothing new)."""
+    match = _PAGE_NUMBER.search(text)
+    if match is None:
+        return None
+    last, more_than, total = int(match.group(2).replace(",", "")), match.group(3), int(match.group(4).replace(",", ""))
+    return bool(more_than) or last < total
+
+
+def sapi_total(data: Any) -> int | None:
+    """``data.totalResultCount`` of a sapi response, when it is a number."""
+    try:
+        total = data["data"]["totalResultCount"]
+    except (KeyError, TypeError):
+        return None
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 ADAPTER = CraigslistAdapter()

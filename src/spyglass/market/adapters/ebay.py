@@ -15,6 +15,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from selectolax.lexbor import LexborHTMLParser
+
 from spyglass.market.adapters.base import (
     FILTER_CONDITION,
     FILTER_KEYWORDS,
@@ -25,7 +27,7 @@ from spyglass.market.adapters.base import (
     ScrapedListing,
     SearchQuery,
 )
-from spyglass.market.adapters.common import build_url, get_page, search_terms
+from spyglass.market.adapters.common import PageRead, build_url, get_page, read_pages, same_site, search_terms
 from spyglass.market.adapters.parsing import (
     absolute_url,
     canonical_url,
@@ -47,6 +49,8 @@ SCOPE = "https://api.ebay.com/oauth/api_scope"
 API_CONDITIONS = {"new": "NEW", "used": "USED", "refurbished": "CERTIFIED_REFURBISHED|SELLER_REFURBISHED"}
 #: ``LH_ItemCondition`` codes of the results page.
 WEB_CONDITIONS = {"new": "1000", "used": "3000", "refurbished": "2500"}
+#: Results per Browse API request (``limit``; the API allows up to 200).
+API_PAGE_SIZE = 50
 _ITEM_ID = re.compile(r"/itm/(?:[^/?]+/)?(\d{9,})")
 
 
@@ -68,7 +72,7 @@ class EbayAdapter:
     name = "ebay"
     label = "eBay"
     remote_filters = frozenset({FILTER_KEYWORDS, FILTER_PRICE, FILTER_CONDITION})
-    politeness = Politeness(min_interval_seconds=300, delay_seconds=1.0)
+    politeness = Politeness(min_interval_seconds=300, delay_seconds=1.0, max_pages=10)
     needs_browser = False
 
     def __init__(self, credentials: EbayCredentials | None = None) -> None:
@@ -85,13 +89,17 @@ class EbayAdapter:
     async def search(self, query: SearchQuery, fetch: Fetch) -> list[ScrapedListing]:
         if self.credentials is not None and query.options.get("mode") != "html":
             return await self._api_search(query, fetch, self.credentials)
-        url = self.web_url(query)
-        page = await get_page(fetch, url, site="eBay")
-        return parse_results_page(page.text, page.url)
+
+        async def read(url: str, _number: int) -> PageRead:
+            page = await get_page(fetch, url, site="eBay")
+            tree = html_tree(page.text)
+            return read_results_page(tree, page.url), results_next_page(tree, page.url)
+
+        return await read_pages(query, self.politeness, self.web_url(query), read)
 
     # -- Browse API ------------------------------------------------------------------------------------------
 
-    def api_url(self, query: SearchQuery) -> str:
+    def api_url(self, query: SearchQuery, offset: int = 0) -> str:
         filters = []
         if query.price_min is not None or query.price_max is not None:
             low = _plain(query.price_min) if query.price_min is not None else ""
@@ -99,7 +107,8 @@ class EbayAdapter:
             filters += [f"price:[{low}..{high}]", "priceCurrency:USD"]
         if condition := API_CONDITIONS.get((query.condition or "").lower()):
             filters.append(f"conditions:{{{condition}}}")
-        params = {"q": search_terms(query), "limit": "50", "sort": "newlyListed", "filter": ",".join(filters)}
+        params = {"q": search_terms(query), "limit": str(API_PAGE_SIZE), "sort": "newlyListed"}
+        params |= {"filter": ",".join(filters), "offset": str(offset) if offset else ""}
         return build_url(query.endpoint or API_BASE, "/buy/browse/v1/item_summary/search", params)
 
     async def token(self, fetch: Fetch, credentials: EbayCredentials, base: str) -> str:
@@ -130,13 +139,21 @@ class EbayAdapter:
             "X-EBAY-C-MARKETPLACE-ID": credentials.marketplace_id,
             "Accept": "application/json",
         }
-        # The Browse API is the sanctioned way in (api.ebay.com's robots.txt is about crawlers, not API clients).
-        result = await fetch(self.api_url(query), headers=headers, respect_robots=False)
-        try:
-            data = result.json()
-        except ValueError:
-            raise AdapterError("eBay's Browse API did not answer JSON") from None
-        return parse_api_response(data)
+        shown = 0
+
+        async def read(url: str, _number: int) -> PageRead:
+            nonlocal shown
+            # The Browse API is the sanctioned way in (api.ebay.com's robots.txt is about crawlers, not API clients).
+            result = await fetch(url, headers=headers, respect_robots=False)
+            try:
+                data = result.json()
+            except ValueError:
+                raise AdapterError("eBay's Browse API did not answer JSON") from None
+            listings = parse_api_response(data)
+            shown += len(data.get("itemSummaries") or [])
+            return listings, self.api_url(query, shown) if api_has_more(data, shown) else None
+
+        return await read_pages(query, self.politeness, self.api_url(query), read)
 
     # -- results page ----------------------------------------------------------------------------------------
 
@@ -149,6 +166,14 @@ class EbayAdapter:
 
 def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")
+
+
+def api_has_more(data: dict[str, Any], shown: int) -> bool:
+    """Whether a Browse API answer says more results follow: its ``next`` link, else ``total`` beyond those shown."""
+    if "next" in data:
+        return bool(data["next"])
+    total = data.get("total")
+    return isinstance(total, int) and shown < total and bool(data.get("itemSummaries"))
 
 
 def parse_api_response(data: Any) -> list[ScrapedListing]:
@@ -201,7 +226,19 @@ def _item_url(href: str, item_id: str) -> str:
 
 def parse_results_page(text: str, page_url: str) -> list[ScrapedListing]:
     """Listings from eBay's HTML results page (``li.s-item`` cards; the "Shop on eBay" placeholder skipped)."""
-    tree = html_tree(text)
+    return read_results_page(html_tree(text), page_url)
+
+
+def results_next_page(tree: LexborHTMLParser, page_url: str) -> str | None:
+    """The next results page (``a.pagination__next``, ``_pgn=N``) unless it is disabled; only on the same site."""
+    link = tree.css_first("a.pagination__next[href]")
+    if link is None or link.attributes.get("aria-disabled") == "true":
+        return None
+    return same_site(absolute_url(page_url, link.attributes.get("href")), page_url)
+
+
+def read_results_page(tree: LexborHTMLParser, page_url: str) -> list[ScrapedListing]:
+    """``parse_results_page`` on an already built tree."""
     cards = tree.css("li.s-item")
     if not cards:
         if tree.css_first(".srp-save-null-search, .srp-controls__count") is not None:

@@ -1,8 +1,9 @@
 """Recipes: the user's own CSS selectors for a results page (item, title, price, url, image, location, time).
 
 A selector picks text by default; ``selector@attr`` picks an attribute (``a@href``, ``img@src``,
-``time@datetime``). Selectors are relative to the item. ``validate_recipe`` checks a recipe before it
-is saved (the search editor's preview uses it too).
+``time@datetime``). Selectors are relative to the item, except ``next``: the link to the next results
+page, on the whole page (``a.next`` reads its ``href``); without it a ``rel="next"`` link is followed.
+``validate_recipe`` checks a recipe before it is saved (the search editor's preview uses it too).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from spyglass.market.adapters.base import AdapterError, Fetch, Politeness, ScrapedListing, SearchQuery
-from spyglass.market.adapters.common import get_page
+from spyglass.market.adapters.common import PageRead, get_page, next_link, read_pages, same_site
 from spyglass.market.adapters.parsing import (
     absolute_url,
     canonical_url,
@@ -25,7 +26,7 @@ from spyglass.market.adapters.parsing import (
 )
 from spyglass.market.adapters.registry import register_adapter
 
-FIELDS = ("item", "title", "price", "url", "image", "location", "time")
+FIELDS = ("item", "title", "price", "url", "image", "location", "time", "next")
 REQUIRED = ("item", "title")
 MAX_SELECTOR_LENGTH = 300
 _PROBE = LexborHTMLParser("<html><body><div></div></body></html>")
@@ -42,6 +43,8 @@ class Recipe:
     image: str | None = None
     location: str | None = None
     time: str | None = None
+    #: The next results page's link, on the whole page (``a.next`` reads its ``href``).
+    next: str | None = None
 
     def as_dict(self) -> dict[str, str]:
         return {k: v for k, v in asdict(self).items() if v}
@@ -50,7 +53,7 @@ class Recipe:
 def validate_recipe(data: Any) -> Recipe:
     """A ``Recipe`` from a dict of selectors; AdapterError (a ValueError too) naming the field that is wrong."""
     if not isinstance(data, dict):
-        raise AdapterError("a recipe is a set of CSS selectors: item, title, price, url, image, location, time")
+        raise AdapterError(f"a recipe is a set of CSS selectors: {', '.join(FIELDS)}")
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise AdapterError(f"unknown recipe field(s) {', '.join(unknown)}; the fields are {', '.join(FIELDS)}")
@@ -116,9 +119,11 @@ def _pick(node: LexborNode, selector: str | None) -> str | None:
     return value.strip() if value else None
 
 
-def apply_recipe(recipe: Recipe, text: str, page_url: str, *, marketplace: str = "recipe") -> list[ScrapedListing]:
+def apply_recipe(
+    recipe: Recipe, text: str, page_url: str, *, marketplace: str = "recipe", tree: LexborHTMLParser | None = None
+) -> list[ScrapedListing]:
     """The listings a recipe extracts from a page (items without a title are skipped)."""
-    tree = html_tree(text)
+    tree = tree if tree is not None else html_tree(text)
     listings = []
     for item in tree.css(recipe.item):
         title = _pick(item, recipe.title)
@@ -144,25 +149,44 @@ def apply_recipe(recipe: Recipe, text: str, page_url: str, *, marketplace: str =
     return listings
 
 
+def recipe_next_page(recipe: Recipe, tree: LexborHTMLParser, page_url: str) -> str | None:
+    """The next results page: the recipe's ``next`` selector (an ``href`` unless it names an attribute),
+    else a ``rel="next"`` link; only on the same site."""
+    if recipe.next:
+        css, attribute = _split(recipe.next)
+        node = tree.css_first(css)
+        href = node.attributes.get(attribute or "href") if node is not None else None
+        return same_site(absolute_url(page_url, href), page_url)
+    return next_link(tree, page_url)
+
+
 class RecipeAdapter:
     """The page at ``options["url"]`` read with the selectors in ``options["recipe"]``."""
 
     name = "recipe"
     label = "Custom page (CSS recipe)"
     remote_filters: frozenset[str] = frozenset()
-    politeness = Politeness(min_interval_seconds=300, delay_seconds=2.0)
+    politeness = Politeness(min_interval_seconds=300, delay_seconds=2.0, max_pages=10)
     needs_browser = False
 
     async def search(self, query: SearchQuery, fetch: Fetch) -> list[ScrapedListing]:
+        """The page at ``options.url`` and, while each links to one, the next pages (up to the search's limit)."""
         recipe = validate_recipe(query.options.get("recipe"))
         url = str(query.options.get("url") or query.endpoint or "").strip()
         if not url.startswith(("http://", "https://")):
             raise AdapterError("the recipe adapter needs the page's address (an http:// or https:// URL)")
-        page = await get_page(fetch, url, site=url)
-        listings = apply_recipe(recipe, page.text, page.url)
-        if not listings and page.text.strip():
-            raise AdapterError("the recipe's item selector matched nothing on the page; the layout may have changed")
-        return listings
+
+        async def read(page_url: str, number: int) -> PageRead:
+            page = await get_page(fetch, page_url, site=url)
+            tree = html_tree(page.text)
+            listings = apply_recipe(recipe, page.text, page.url, tree=tree)
+            if not listings and number == 1 and page.text.strip():
+                raise AdapterError(
+                    "the recipe's item selector matched nothing on the page; the layout may have changed"
+                )
+            return listings, recipe_next_page(recipe, tree, page.url)
+
+        return await read_pages(query, self.politeness, url, read)
 
 
 ADAPTER = RecipeAdapter()

@@ -41,7 +41,9 @@ class RssAdapter(PageAdapter):
     async def search(self, query: SearchQuery, fetch: Any) -> list[ScrapedListing]:
         url = self.search_url(query)
         result = await fetch(url, headers=FEED_HEADERS)
-        return self.parse(result.text, result.url)
+        listings = self.parse(result.text, result.url)
+        await query.page_read(1)
+        return listings
 
     def parse(self, text: str, url: str) -> list[ScrapedListing]:
         feed = feedparser.parse(text)

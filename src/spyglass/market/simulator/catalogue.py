@@ -155,13 +155,14 @@ def search(
     words: str = "",
     price_min: Decimal | None = None,
     price_max: Decimal | None = None,
-    limit: int = 120,
+    limit: int | None = 120,
 ) -> list[SimItem]:
-    """What ``site`` shows for a search at ``step``: active matching items, newest first, at most ``limit``."""
+    """What ``site`` shows for a search at ``step``: active matching items, newest first, at most ``limit``
+    (None: all of them, for the server to page through)."""
     found = [
         entry
         for entry in items_until(seed, step)
         if site in entry.sites and entry.active_at(step) and matches(entry, words, price_min, price_max, step)
     ]
     found.sort(key=lambda entry: (-entry.appears_at, -entry.index))
-    return found[:limit]
+    return found if limit is None else found[:limit]

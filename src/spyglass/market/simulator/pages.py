@@ -54,8 +54,8 @@ def _next_data(title: str, page_props: dict[str, Any]) -> str:
 # -- generic shop: JSON-LD and RSS -------------------------------------------------------------------------------
 
 
-def shop_search(entries: Sequence[SimItem], step: int, origin: str) -> str:
-    """A shop's category page: a JSON-LD ItemList of Products with offers."""
+def shop_search(entries: Sequence[SimItem], step: int, origin: str, next_url: str | None = None) -> str:
+    """A shop's category page: a JSON-LD ItemList of Products with offers (``<link rel="next">`` when more)."""
     elements = []
     for position, entry in enumerate(entries, 1):
         city, region, postal, lat, lon = entry.place
@@ -87,6 +87,8 @@ def shop_search(entries: Sequence[SimItem], step: int, origin: str) -> str:
         f'<li><a href="/shop/item/{e.index}">{escape(e.title)}</a> {_money(e.price_at(step))}</li>' for e in entries
     )
     head = f'<script type="application/ld+json">{data}</script>'
+    if next_url:
+        head += f'<link rel="next" href="{escape(next_url)}">'
     return _document("Simulated shop", head, f"<h1>Results</h1><ul class='grid'>{cards}</ul>")
 
 
@@ -132,8 +134,11 @@ def rss_feed(entries: Sequence[SimItem], step: int, origin: str, epoch: int, ste
 # -- Craigslist --------------------------------------------------------------------------------------------------
 
 
-def craigslist_search(entries: Sequence[SimItem], step: int, origin: str) -> str:
-    """A Craigslist search page as the server sends it: static results plus the JSON-LD ItemList."""
+def craigslist_search(
+    entries: Sequence[SimItem], step: int, origin: str, *, first: int = 0, total: int | None = None
+) -> str:
+    """A Craigslist search page as the server sends it: static results plus the JSON-LD ItemList, and the
+    paginator ("1 - 120 of 431", the next-page button disabled on the last page; pages are ``s=`` offsets)."""
     elements, rows = [], []
     for position, entry in enumerate(entries):
         city, region, _postal, lat, lon = entry.place
@@ -160,7 +165,15 @@ def craigslist_search(entries: Sequence[SimItem], step: int, origin: str) -> str
     if not rows:
         body = '<div class="cl-no-results">no results</div>'
     else:
-        body = f'<ol class="cl-static-search-results">{"".join(rows)}</ol>'
+        total = len(entries) + first if total is None else total
+        last = first + len(entries)
+        disabled = " bd-disabled" if last >= total else ""
+        paginator = (
+            f'<div class="cl-search-paginator"><span class="cl-page-number">{first + 1} - {last} of {total:,}</span>'
+            f'<button type="button" class="bd-button cl-next-page icon-only{disabled}">'
+            '<span class="label">next page</span></button></div>'
+        )
+        body = f'{paginator}<ol class="cl-static-search-results">{"".join(rows)}</ol>'
     return _document("simulated craigslist", head, body)
 
 
@@ -197,8 +210,11 @@ def craigslist_posting(entry: SimItem, step: int, origin: str, epoch: int, step_
     return _document(f"{entry.title} - craigslist", head, body)
 
 
-def craigslist_sapi(entries: Sequence[SimItem], step: int, origin: str, epoch: int, step_seconds: float) -> str:
-    """The ``sapi`` JSON: rows delta-encoded against the smallest posting id and date."""
+def craigslist_sapi(
+    entries: Sequence[SimItem], step: int, origin: str, epoch: int, step_seconds: float, total: int | None = None
+) -> str:
+    """The ``sapi`` JSON: rows delta-encoded against the smallest posting id and date; ``totalResultCount``
+    counts every match (the ``batch`` parameter's offset pages through them)."""
     ids = [int(entry.site_id("craigslist")) for entry in entries]
     dates = [entry.posted_timestamp(epoch, step_seconds) for entry in entries]
     min_id, min_date = (min(ids), min(dates)) if entries else (0, epoch)
@@ -212,7 +228,8 @@ def craigslist_sapi(entries: Sequence[SimItem], step: int, origin: str, epoch: i
             [10, _money(price)], [4, f"3:{entry.index}-0"], [6, _slug(entry.title)], entry.title,
         ])  # fmt: skip
     decode = {"minPostingId": min_id, "minPostedDate": min_date, "locationDescriptions": places}
-    return json.dumps({"data": {"decode": decode, "items": rows, "totalResultCount": len(rows)}, "errors": []})
+    count = len(rows) if total is None else total
+    return json.dumps({"data": {"decode": decode, "items": rows, "totalResultCount": count}, "errors": []})
 
 
 def craigslist_areas(origin: str) -> str:
@@ -297,7 +314,8 @@ def poshmark_search(entries: Sequence[SimItem], step: int, origin: str) -> str:
     return _document("Poshmark", "", f"<div id='app'></div><script>window.__INITIAL_STATE__ = {state};</script>")
 
 
-def ebay_results(entries: Sequence[SimItem], step: int, origin: str) -> str:
+def ebay_results(entries: Sequence[SimItem], step: int, origin: str, next_url: str | None = None) -> str:
+    """eBay's results page (``li.s-item`` cards) and its pagination (``a.pagination__next`` when more, ``_pgn``)."""
     cards = []
     for entry in entries:
         item_id = entry.site_id("ebay")
@@ -310,10 +328,34 @@ def ebay_results(entries: Sequence[SimItem], step: int, origin: str) -> str:
             f'<span class="s-item__location">from {escape(entry.place[0])}</span></li>'
         )
     head = '<div class="srp-controls__count"><h1>results</h1></div>'
-    return _document("eBay", "", f'{head}<ul class="srp-results">{"".join(cards)}</ul>')
+    pagination = '<nav class="pagination" role="navigation">'
+    if next_url:
+        pagination += (
+            f'<a class="pagination__next icon-link" href="{escape(next_url)}" aria-label="Go to next search page">'
+        )
+        pagination += "</a>"
+    else:
+        pagination += (
+            '<button class="pagination__next icon-btn" aria-disabled="true" aria-label="Go to next search page">'
+        )
+        pagination += "</button>"
+    pagination += "</nav>"
+    return _document("eBay", "", f'{head}<ul class="srp-results">{"".join(cards)}</ul>{pagination}')
 
 
-def ebay_api(entries: Sequence[SimItem], step: int, origin: str, epoch: int, step_seconds: float) -> str:
+def ebay_api(
+    entries: Sequence[SimItem],
+    step: int,
+    origin: str,
+    epoch: int,
+    step_seconds: float,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+    total: int | None = None,
+    next_url: str | None = None,
+) -> str:
+    """A Browse API ``item_summary/search`` answer; ``next`` is there only when more results follow."""
     summaries = [
         {"itemId": f"v1|{entry.site_id('ebay')}|0", "legacyItemId": entry.site_id("ebay"), "title": entry.title,
          "price": {"value": f"{entry.price_at(step)}.00", "currency": "USD"}, "condition": entry.condition,
@@ -323,4 +365,12 @@ def ebay_api(entries: Sequence[SimItem], step: int, origin: str, epoch: int, ste
          "itemCreationDate": _iso(entry.posted_timestamp(epoch, step_seconds))}
         for entry in entries
     ]  # fmt: skip
-    return json.dumps({"total": len(summaries), "limit": 50, "itemSummaries": summaries})
+    body: dict[str, Any] = {
+        "total": len(summaries) if total is None else total,
+        "offset": offset,
+        "limit": limit,
+        "itemSummaries": summaries,
+    }
+    if next_url:
+        body["next"] = next_url
+    return json.dumps(body)

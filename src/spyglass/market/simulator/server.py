@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlencode
 
 import uvicorn
 
@@ -44,8 +44,11 @@ class Simulator:
         step_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,
         epoch: int | None = None,
+        page_size: int = 120,
     ) -> None:
         self.seed = seed
+        #: Results per page on every site (tests make it small to exercise paging).
+        self.page_size = max(1, page_size)
         self.step_seconds = step_seconds
         self.clock = clock
         self.epoch = int(clock()) if epoch is None else epoch
@@ -150,8 +153,15 @@ class SimulatorApp:
         sim = self.sim
         ok = 200
 
+        size = sim.page_size
+
         def find(site: str, words: str = "", low: Decimal | None = None, high: Decimal | None = None) -> list[SimItem]:
-            return catalogue.search(sim.seed, step, site, words, low, high)
+            """Every match; the routes below serve one page of it (sites without paging: the first)."""
+            return catalogue.search(sim.seed, step, site, words, low, high, limit=None)
+
+        def again(path: str, **changes: object) -> str:
+            """This request's address with some query parameters changed (the next page's link)."""
+            return f"{origin}{path}?{urlencode({**q, **{k: str(v) for k, v in changes.items()}})}"
 
         if path == "/robots.txt":
             return ok, "text/plain", "User-agent: *\nAllow: /\n"
@@ -163,9 +173,12 @@ class SimulatorApp:
             return ok, "image/jpeg", PIXEL
         if path == "/shop/search":
             found = find("shop", q.get("q", ""), _dec(q.get("min")), _dec(q.get("max")))
-            return ok, pages.HTML, pages.shop_search(found, step, origin)
+            number = _int(q.get("page"), 1, low=1)
+            start = (number - 1) * size
+            more = again(path, page=number + 1) if start + size < len(found) else None
+            return ok, pages.HTML, pages.shop_search(found[start : start + size], step, origin, more)
         if path == "/shop/feed.rss":
-            found = find("shop", q.get("q", ""))
+            found = find("shop", q.get("q", ""))[:size]
             return ok, "application/rss+xml", pages.rss_feed(found, step, origin, sim.epoch, sim.step_seconds)
         if path.startswith("/shop/item/"):
             entry = _active(sim.seed, step, path.rsplit("/", 1)[-1], "shop")
@@ -184,30 +197,39 @@ class SimulatorApp:
             return ok, pages.JSON, pages.craigslist_areas(origin)
         if path == "/craigslist/search/sss":
             found = find("craigslist", q.get("query", ""), _dec(q.get("min_price")), _dec(q.get("max_price")))
-            return ok, pages.HTML, pages.craigslist_search(found, step, origin)
+            start = _int(q.get("s"), 0)
+            shown = found[start : start + size]
+            return ok, pages.HTML, pages.craigslist_search(shown, step, origin, first=start, total=len(found))
         if path == "/craigslist/web/v8/postings/search/full":
             found = find("craigslist", q.get("query", ""), _dec(q.get("min_price")), _dec(q.get("max_price")))
-            return ok, pages.JSON, pages.craigslist_sapi(found, step, origin, sim.epoch, sim.step_seconds)
+            start, count = _batch(q.get("batch", ""))
+            shown = found[start : start + min(count, size)]
+            return ok, pages.JSON, pages.craigslist_sapi(shown, step, origin, sim.epoch, sim.step_seconds, len(found))
         if path.startswith("/facebook/marketplace/") and path.endswith("/search"):
-            found = find("facebook", q.get("query", ""), _dec(q.get("minPrice")), _dec(q.get("maxPrice")))
+            found = find("facebook", q.get("query", ""), _dec(q.get("minPrice")), _dec(q.get("maxPrice")))[:size]
             return ok, pages.HTML, pages.facebook_search(found, step, origin)
         if path == "/offerup/search":
-            found = find("offerup", q.get("q", ""), _dec(q.get("price_min")), _dec(q.get("price_max")))
+            found = find("offerup", q.get("q", ""), _dec(q.get("price_min")), _dec(q.get("price_max")))[:size]
             return ok, pages.HTML, pages.offerup_search(found, step, origin)
         if path == "/mercari/search/":
             low, high = _dec(q.get("minPrice")), _dec(q.get("maxPrice"))
             found = find("mercari", q.get("keyword", ""), low / 100 if low else None, high / 100 if high else None)
+            found = found[:size]
             return ok, pages.HTML, pages.mercari_search(found, step, origin, sim.epoch, sim.step_seconds)
         if path.startswith("/ksl/search"):
             parts = {name: unquote(value) for name, value in _KSL_SEGMENT.findall(path)}
             found = find("ksl", parts.get("keyword", ""), _dec(parts.get("priceFrom")), _dec(parts.get("priceTo")))
+            found = found[:size]
             return ok, pages.HTML, pages.ksl_search(found, step, origin, sim.epoch, sim.step_seconds)
         if path == "/poshmark/search":
-            found = find("poshmark", q.get("query", ""))
+            found = find("poshmark", q.get("query", ""))[:size]
             return ok, pages.HTML, pages.poshmark_search(found, step, origin)
         if path == "/ebay/sch/i.html":
             found = find("ebay", q.get("_nkw", ""), _dec(q.get("_udlo")), _dec(q.get("_udhi")))
-            return ok, pages.HTML, pages.ebay_results(found, step, origin)
+            number = _int(q.get("_pgn"), 1, low=1)
+            start = (number - 1) * size
+            more = again(path, _pgn=number + 1) if start + size < len(found) else None
+            return ok, pages.HTML, pages.ebay_results(found[start : start + size], step, origin, more)
         if path == "/ebay/identity/v1/oauth2/token":
             if not headers.get("authorization", "").startswith("Basic ") or b"client_credentials" not in body:
                 return 401, pages.JSON, json.dumps({"error": "invalid_client"})
@@ -217,7 +239,13 @@ class SimulatorApp:
                 return 401, pages.JSON, json.dumps({"errors": [{"errorId": 1001, "message": "Invalid access token"}]})
             low, high = _price_filter(q.get("filter", ""))
             found = find("ebay", q.get("q", ""), low, high)
-            return ok, pages.JSON, pages.ebay_api(found, step, origin, sim.epoch, sim.step_seconds)
+            start, limit = _int(q.get("offset"), 0), min(_int(q.get("limit"), 50, low=1), size)
+            more = again(path, offset=start + limit, limit=limit) if start + limit < len(found) else None
+            shown = found[start : start + limit]
+            return ok, pages.JSON, pages.ebay_api(
+                shown, step, origin, sim.epoch, sim.step_seconds, offset=start, limit=limit, total=len(found),
+                next_url=more,
+            )  # fmt: skip
         return None
 
 
@@ -236,6 +264,22 @@ def _dec(value: str | None) -> Decimal | None:
         return Decimal(value)
     except InvalidOperation:
         raise ValueError(f"{value!r} is not a number") from None
+
+
+def _int(value: str | None, default: int, *, low: int = 0) -> int:
+    if value in (None, ""):
+        return default
+    if not value.isdigit() or int(value) < low or int(value) > 1_000_000:
+        raise ValueError(f"{value!r} is not a whole number from {low}")
+    return int(value)
+
+
+def _batch(text: str) -> tuple[int, int]:
+    """sapi's ``batch=<area>-<offset>-<count>-0-0``: (offset, count)."""
+    parts = text.split("-")
+    if len(parts) < 3:
+        return 0, 360
+    return _int(parts[1], 0), _int(parts[2], 360, low=1)
 
 
 def _price_filter(text: str) -> tuple[Decimal | None, Decimal | None]:
