@@ -232,6 +232,11 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "is marked gone.",
             "market_preview_timeout_seconds": "Time limit of the search editor's live preview.",
             "market_max_listings_per_run": "Most listings one marketplace may contribute to one run.",
+            "market_max_pages": "Results pages a search reads from each marketplace that paginates (Craigslist, "
+            "eBay, and pages with a next link for jsonld and recipe); it stops earlier at the last page or at a page "
+            "that brings nothing new.",
+            "market_page_delay_seconds": "Seconds between two results pages of one search; unset, each adapter's "
+            "own politeness delay (1-3 s). The per-host delay of the fetcher applies as well.",
             "market_image_hashes_per_run": "New listings per run whose first image is downloaded and hashed, so "
             "cross-posts with the same photo are grouped (0: never; each image is one request to the site).",
             "market_image_max_bytes": "Largest image downloaded for hashing; larger ones are skipped.",

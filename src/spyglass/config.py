@@ -137,6 +137,10 @@ class Settings(BaseSettings):
     market_gone_after_runs: int = Field(default=2, ge=1, le=100)
     market_preview_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     market_max_listings_per_run: int = Field(default=500, ge=1, le=10_000)
+    # Results pages a search reads per marketplace that paginates (Craigslist, eBay, jsonld/recipe next links).
+    market_max_pages: int = Field(default=3, ge=1, le=20)
+    # Seconds between two results pages of one search; unset: each adapter's politeness delay (1-3 s).
+    market_page_delay_seconds: float | None = Field(default=None, ge=0, le=60)
     market_image_hashes_per_run: int = Field(default=20, ge=0, le=1000)
     market_image_max_bytes: int = Field(default=3_000_000, ge=1024)
     # Adapters (src/spyglass/market/adapters): Craigslist's published area list (location -> nearest site).
