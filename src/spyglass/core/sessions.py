@@ -4,10 +4,15 @@ Litestar keeps the session id from the cookie for the life of the session; to
 prevent session fixation we replace it when the privilege level changes:
 ``rotate_session(request)`` makes the next response store the data under a new
 id, delete the old one and send the new cookie.
+
+A session is written back only when its data changed or when its idle expiry is due for renewal
+(every ``max_age / 10`` seconds, at most a minute): Litestar would write it, and send the cookie
+again, on every response, a store round trip and a sixth of a cached API read.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +22,10 @@ from litestar.types import Empty, Message, ScopeSession
 
 ROTATE_FLAG = "spyglass.rotate_session"
 NEW_ID = "spyglass.new_session_id"
+LOADED = "spyglass.session_as_loaded"
+STORED_AT = "_stored"  # in the session data: when it was last written (its idle expiry was renewed)
 SESSION_COOKIE = "spyglass_session"
+RENEW_AT_MOST_EVERY_SECONDS = 60
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):
@@ -31,12 +39,36 @@ class RotatingSessionBackend(ServerSideSessionBackend):
             return str(state[NEW_ID])
         return super().get_session_id(connection)
 
+    async def load_from_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
+        if session_id := connection.cookies.get(self.config.key):
+            store = self.config.get_store_from_app(connection.scope["app"])
+            data = await self.get(session_id, store=store)
+            if data is not None:
+                connection.scope.setdefault("state", {})[LOADED] = data
+                return self.deserialize_data(data)
+        return {}
+
+    def _unchanged(self, scope_session: ScopeSession, connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+        """Whether the session is as it was loaded and its expiry needs no renewal yet."""
+        loaded = connection.scope.get("state", {}).get(LOADED)
+        if loaded is None or not isinstance(scope_session, dict):
+            return False
+        renew_every = min(RENEW_AT_MOST_EVERY_SECONDS, self.config.max_age / 10)
+        stored_at = scope_session.get(STORED_AT)
+        if not isinstance(stored_at, int | float) or time.time() - stored_at >= renew_every:
+            return False
+        return bool(self.serialize_data(scope_session, connection.scope) == loaded)
+
     async def store_in_message(
         self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> None:
         state = connection.scope.setdefault("state", {})
         old_id = connection.cookies.get(self.config.key)
         has_cookie = bool(old_id) and old_id != "null"
+        if not state.get(ROTATE_FLAG) and has_cookie and scope_session and self._unchanged(scope_session, connection):
+            return
+        if isinstance(scope_session, dict) and scope_session:
+            scope_session[STORED_AT] = int(time.time())
         if state.get(ROTATE_FLAG):
             if has_cookie:
                 await self.delete(str(old_id), store=self.config.get_store_from_app(connection.scope["app"]))
