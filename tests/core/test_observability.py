@@ -187,3 +187,21 @@ def test_json_formatter_masks_secret_named_fields() -> None:
     assert payload["password"] == "***"
     assert payload["token"] == "***"
     assert payload["user_id"] == 42
+
+
+async def test_requests_that_need_redis_answer_503_not_500_while_it_is_down(tmp_path: Path, database_url: str) -> None:
+    """Sessions and rate limits live in Redis: while it restarts, a signed-in page or an API call says to
+    try again (found by the cluster test's Redis restart, which saw 500s)."""
+    settings = make_settings(tmp_path, database_url, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    services = Services.build(settings)
+    try:
+        async with app_client(create_app(settings, services=services), lifespan=False) as client:
+            client.cookies.set("spyglass_session", "a" * 64)
+            page = await client.get("/market/listings", headers={"accept": "text/html"})
+            api = await client.get("/api/v1/me")
+    finally:
+        await services.close()
+
+    assert page.status_code == 503 and "try again" in page.text and "Traceback" not in page.text
+    assert api.status_code == 503 and api.headers["retry-after"] == "5"
+    assert "try again" in api.json()["error"]

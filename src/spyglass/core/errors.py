@@ -12,6 +12,7 @@ import re
 from http import HTTPStatus
 from typing import Any
 
+import redis.exceptions
 import sqlalchemy.exc
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, SerializationException, ValidationException
@@ -180,8 +181,8 @@ _STATUS_MESSAGES = {
 
 
 def database_unavailable(exc: BaseException) -> bool:
-    """Whether ``exc`` means the database could not serve the request now (every pooled connection busy,
-    the server restarting or unreachable, SQLite's write lock held too long): worth a retry, not a 500."""
+    """Whether ``exc`` means the database (or Redis) could not serve the request now (every pooled connection
+    busy, the server restarting or unreachable, SQLite's write lock held too long): worth a retry, not a 500."""
     if isinstance(exc, sqlalchemy.exc.TimeoutError):  # no pooled connection within the pool timeout
         return True
     if isinstance(exc, sqlalchemy.exc.DBAPIError):
@@ -193,4 +194,6 @@ def database_unavailable(exc: BaseException) -> bool:
         # asyncpg: "the database system is shutting down / starting up" and friends (SQLSTATE class 57P, 08).
         sqlstate = getattr(cause, "sqlstate", None) or getattr(getattr(cause, "__cause__", None), "sqlstate", None)
         return isinstance(sqlstate, str) and sqlstate.startswith(("57P", "08"))
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        return True  # Redis (sessions, cache, rate limits) restarting or unreachable
     return isinstance(exc, OSError) and isinstance(exc, ConnectionError)
