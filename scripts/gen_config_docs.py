@@ -164,8 +164,10 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
         {
             "cache_ttl_sessions": "The signed-in user and API-token lookups behind every authenticated request.",
             "cache_ttl_settings": "Each user's settings.",
-            "cache_ttl_listings": "Listing pages (market bots, not built yet).",
-            "cache_ttl_analytics": "Analytics results (not built yet).",
+            "cache_ttl_views": "A user's market pages and API answers (listings, a listing, searches), per user. "
+            "The user's own writes and every run of their searches replace them at once; the TTL bounds only "
+            "what nothing announces, such as a shared listing another user's search updated.",
+            "cache_ttl_analytics": "Analytics results (the admin page has a refresh button).",
         },
     ),
     (
@@ -303,7 +305,11 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
             "notifications_lease_seconds": "A claimed notification is taken over by another dispatcher when its "
             "claim is older than this (its dispatcher died).",
             "notifications_poll_seconds": "How often a running dispatcher looks at the outbox when nothing woke "
-            "it (notifications written in the same process wake it at once).",
+            "it (notifications written in the same process, or on PostgreSQL in any process, wake it at once; "
+            "polling finds retries and rows written while it was not listening).",
+            "notifications_wake_gather_seconds": "After a commit wakes a dispatcher, it waits this long before "
+            "claiming, so events committed close together share one batch (a batch's transactions cost more "
+            "CPU than its messages). Adds at most this much latency; `0` claims at once.",
             "notifications_linger_seconds": "How long one dispatcher run keeps watching the outbox before it "
             "ends (the next scheduled run takes over).",
             "notifications_digest_hours": "Events of a channel in digest mode are gathered this long, then sent as "

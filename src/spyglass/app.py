@@ -26,6 +26,7 @@ from spyglass.core.middleware import RequestContextMiddleware, security_headers_
 from spyglass.core.ratelimit_middleware import RateLimitMiddleware
 from spyglass.core.services import Services
 from spyglass.core.sessions import session_config
+from spyglass.core.view_cache import ViewCacheMiddleware
 from spyglass.engine.engine import Engine
 from spyglass.web.api_docs import openapi_config
 from spyglass.web.templating import STATIC_DIR, template_config
@@ -97,6 +98,7 @@ def create_app(
             DefineMiddleware(CSRFGuardMiddleware, config=csrf_config(secret, secure=settings.cookies_secure)),
             AuthMiddleware,
             RateLimitMiddleware,
+            ViewCacheMiddleware,
         ],
         stores={"sessions": services.session_store},
         template_config=template_config(),

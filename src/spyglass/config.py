@@ -99,7 +99,10 @@ class Settings(BaseSettings):
 
     cache_ttl_sessions: int = Field(default=300, ge=0)
     cache_ttl_settings: int = Field(default=300, ge=0)
-    cache_ttl_listings: int = Field(default=120, ge=0)
+    # A user's cached market pages and API answers (core/view_cache.py). Every write of the user's own and
+    # every run of their searches replaces them at once; this bounds what nothing announces (a listing another
+    # user's search updated, the next run time moving). 0 turns the view cache off.
+    cache_ttl_views: int = Field(default=30, ge=0, le=3600)
     cache_ttl_analytics: int = Field(default=3600, ge=0)
 
     audit_retention_days: int = Field(default=365, ge=1)
@@ -183,6 +186,7 @@ class Settings(BaseSettings):
     notifications_retry_cap_seconds: float = Field(default=3600.0, gt=0)
     notifications_lease_seconds: float = Field(default=60.0, ge=5)
     notifications_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    notifications_wake_gather_seconds: float = Field(default=0.05, ge=0, le=5)
     notifications_linger_seconds: float = Field(default=55.0, ge=0, le=3000)
     notifications_digest_hours: int = Field(default=24, ge=1, le=24 * 7)
     notifications_send_timeout_seconds: float = Field(default=20.0, gt=0)

@@ -37,12 +37,12 @@ async def test_cache_page_shows_ttls_and_counts(admin_client: Client, services: 
         return "value"
 
     for _ in range(3):
-        await services.cache.get_or_load("listings", "page-1", loader)
+        await services.cache.get_or_load("views", "page-1", loader)
     page = await admin_client.get("/admin/cache")
     assert page.status_code == 200
     assert "<dd>memory</dd>" in page.text
-    ttl, hits, misses = stats_row(page.text, "listings")
-    assert ttl == f"{services.settings.cache_ttl_listings} s" and (hits, misses) == ("2", "1")
+    ttl, hits, misses = stats_row(page.text, "views")
+    assert ttl == f"{services.settings.cache_ttl_views} s" and (hits, misses) == ("2", "1")
     assert "66.7 %" in page.text
     for namespace in ("users", "tokens", "settings", "analytics"):
         assert f'<th scope="row">{namespace}</th>' in page.text
@@ -57,19 +57,19 @@ async def test_clearing_a_namespace_reloads_its_values(admin_client: Client, ser
     async def settings_loader() -> str:
         return "kept"
 
-    assert await services.cache.get_or_load("listings", "page-1", loader) == "first"
+    assert await services.cache.get_or_load("views", "page-1", loader) == "first"
     assert await services.cache.get_or_load("settings", "42", settings_loader) == "kept"
-    response = await post_form(admin_client, "/admin/cache/clear", {"namespace": "listings"})
+    response = await post_form(admin_client, "/admin/cache/clear", {"namespace": "views"})
     assert response.status_code == 303
-    assert "The listings cache was cleared." in (await admin_client.get("/admin/cache")).text
-    assert await services.cache.get_or_load("listings", "page-1", loader) == "second"  # reloaded
+    assert "The views cache was cleared." in (await admin_client.get("/admin/cache")).text
+    assert await services.cache.get_or_load("views", "page-1", loader) == "second"  # reloaded
 
     async def must_not_load() -> str:
         raise AssertionError("settings were not cleared, the value must come from the cache")
 
     assert await services.cache.get_or_load("settings", "42", must_not_load) == "kept"
     [event] = await audit_rows(services, AuditAction.ADMIN_CACHE_CLEARED)
-    assert event.actor_id == admin.id and event.details["namespaces"] == ["listings"]
+    assert event.actor_id == admin.id and event.details["namespaces"] == ["views"]
 
 
 async def test_clear_all_keeps_sessions(admin_client: Client, services: Services) -> None:
@@ -84,7 +84,7 @@ async def test_clear_all_keeps_sessions(admin_client: Client, services: Services
     assert await services.cache.get_or_load("analytics", "k", loader) == "second"
     assert (await admin_client.get("/admin/cache")).status_code == 200  # still signed in
     [event] = await audit_rows(services, AuditAction.ADMIN_CACHE_CLEARED)
-    assert set(event.details["namespaces"]) >= {"users", "tokens", "settings", "listings", "analytics"}
+    assert set(event.details["namespaces"]) >= {"users", "tokens", "settings", "views", "analytics"}
 
 
 async def test_unknown_namespace_is_refused(admin_client: Client, services: Services) -> None:
@@ -139,10 +139,10 @@ async def test_clear_all_on_redis_keeps_sessions_and_rate_limits(redis_app: tupl
     async def loader() -> str:
         return next(values)
 
-    assert await services.cache.get_or_load("listings", "page-1", loader) == "first"
+    assert await services.cache.get_or_load("views", "page-1", loader) == "first"
     await services.limiter.hit("api", "user:4242")
     response = await post_form(browser, "/admin/cache/clear", {"all": "1"})
     assert response.status_code == 303
-    assert await services.cache.get_or_load("listings", "page-1", loader) == "second"
+    assert await services.cache.get_or_load("views", "page-1", loader) == "second"
     assert (await browser.get("/admin/cache")).status_code == 200  # the session (in Redis) survived
     assert (await services.limiter.status("api", "user:4242")).remaining == services.limiter.items["api"].amount - 1

@@ -86,6 +86,21 @@ class Cache:
         self._locks.pop(full_key, None)
         return loaded
 
+    async def get(self, namespace: str, key: object, *, count: bool = True) -> Any | None:
+        """The cached value, or None when there is none (counted as a hit or a miss unless ``count=False``)."""
+        if self.ttl(namespace) <= 0:
+            return None
+        value = await self._backend.get(self.key(namespace, key), default=None)
+        if count:
+            self._count(namespace, hit=value is not None)
+        return value
+
+    async def set(self, namespace: str, key: object, value: Any) -> None:
+        """Keep ``value`` (not None) for the namespace's TTL; nothing is kept when the TTL is 0."""
+        ttl = self.ttl(namespace)
+        if ttl > 0:
+            await self._backend.set(self.key(namespace, key), value, expire=ttl)
+
     async def invalidate(self, namespace: str, key: object) -> None:
         """Forget one key; the next read loads it again."""
         await self._backend.delete(self.key(namespace, key))

@@ -26,8 +26,17 @@ async def provide_services(request: Request[Any, Any, Any]) -> Services:
 
 
 async def provide_db_session(request: Request[Any, Any, Any], services: Services) -> AsyncGenerator[AsyncSession, None]:
-    """The request's unit of work: a writer for unsafe methods, committed after the handler returns."""
-    async with services.db.session(write=request.method not in SAFE_METHODS) as session:
+    """The request's unit of work: a writer for unsafe methods, committed after the handler returns.
+
+    A safe request to a route with ``opt={"replica_ok": True}`` reads from the read replica when one is
+    configured (except right after the user wrote: read-your-writes, see core/replica.py).
+    """
+    if request.method in SAFE_METHODS:
+        replica_ok = bool(request.route_handler.opt.get("replica_ok"))
+        async with services.db.session(replica_ok=replica_ok) as session:
+            yield session
+        return
+    async with services.db.session(write=True) as session:
         yield session
 
 

@@ -19,7 +19,7 @@ from spyglass.core.errors import InvalidInput
 from spyglass.core.pagination import PageRequest
 from spyglass.core.services import Services
 from spyglass.market import listings, service
-from spyglass.market.listing_params import LISTING_FILTERS, Text, export_response
+from spyglass.market.listing_params import LISTING_FILTERS, MARKET_VIEW, Text, export_response
 from spyglass.market.models import SavedSearch
 from spyglass.market.schemas import (
     FavoriteIn,
@@ -54,7 +54,7 @@ def _raw(data: SearchIn) -> dict[str, Any]:
     return msgspec.structs.asdict(data)
 
 
-@get("/api/v1/market/searches", guards=[require_user], tags=TAGS, summary="List your saved searches",
+@get("/api/v1/market/searches", opt=MARKET_VIEW, guards=[require_user], tags=TAGS, summary="List your saved searches",
      responses=error_responses(400, 401, 429))  # fmt: skip
 async def list_searches_api(
     db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1, size: PageSize = None
@@ -81,8 +81,8 @@ async def _search_with_next(db: AsyncSession, search: SavedSearch) -> dict[str, 
     return search_out(search, next_run_at=upcoming.get(search.id))
 
 
-@get("/api/v1/market/searches/{search_id:int}", guards=[require_user], tags=TAGS, summary="A saved search",
-     responses=error_responses(401, 404, 429))  # fmt: skip
+@get("/api/v1/market/searches/{search_id:int}", opt=MARKET_VIEW, guards=[require_user], tags=TAGS,
+     summary="A saved search", responses=error_responses(401, 404, 429))  # fmt: skip
 async def get_search_api(db: AsyncSession, me: CurrentUser, search_id: ObjectId) -> dict[str, Any]:
     search = await service.get_search(db, user_id=me.id, search_id=search_id)
     return await _search_with_next(db, search)
@@ -147,7 +147,7 @@ async def stop_all_api(db: AsyncSession, services: Services, me: CurrentUser) ->
     return {"changed": await service.set_all_enabled(db, user_id=me.id, enabled=False, settings=services.settings)}
 
 
-@get("/api/v1/market/searches/{search_id:int}/stats", guards=[require_user], tags=TAGS,
+@get("/api/v1/market/searches/{search_id:int}/stats", opt=MARKET_VIEW, guards=[require_user], tags=TAGS,
      summary="Market statistics of a search", responses=error_responses(401, 404, 429))  # fmt: skip
 async def search_stats_api(db: AsyncSession, me: CurrentUser, search_id: ObjectId) -> dict[str, Any]:
     """Median, quartiles and count of the search's active listings, and new listings per day (last 7 days)."""
@@ -164,8 +164,9 @@ async def preview_api(services: Services, me: CurrentUser, data: JSONBody[Search
     return preview_out(await preview(search, settings=services.settings, fetcher=services.fetcher))
 
 
-@get("/api/v1/market/listings", guards=[require_user], tags=TAGS, summary="Listings your searches found",
-     dependencies=LISTING_FILTERS, responses=error_responses(400, 401, 404, 422, 429))  # fmt: skip
+@get("/api/v1/market/listings", opt=MARKET_VIEW, guards=[require_user], tags=TAGS,
+     summary="Listings your searches found", dependencies=LISTING_FILTERS,
+     responses=error_responses(400, 401, 404, 422, 429))  # fmt: skip
 async def list_listings_api(
     db: AsyncSession,
     services: Services,
@@ -197,7 +198,7 @@ async def export_listings_api(
     return export_response(rows, format)
 
 
-@get("/api/v1/market/listings/{listing_id:int}", guards=[require_user], tags=TAGS, summary="A listing",
+@get("/api/v1/market/listings/{listing_id:int}", opt=MARKET_VIEW, guards=[require_user], tags=TAGS, summary="A listing",
      responses=error_responses(401, 404, 429))  # fmt: skip
 async def get_listing_api(db: AsyncSession, me: CurrentUser, listing_id: ObjectId) -> dict[str, Any]:
     """The listing with its price history, deal score, your searches that matched it and its cross-posts."""
@@ -213,7 +214,7 @@ async def mark_seen_api(db: AsyncSession, me: CurrentUser, listing_id: ObjectId)
     return {"id": listing.id, "seen": True}
 
 
-@get("/api/v1/market/favorites", guards=[require_user], tags=TAGS, summary="Your favorite listings",
+@get("/api/v1/market/favorites", opt=MARKET_VIEW, guards=[require_user], tags=TAGS, summary="Your favorite listings",
      responses=error_responses(400, 401, 429))  # fmt: skip
 async def list_favorites_api(
     db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1, size: PageSize = None
@@ -246,7 +247,7 @@ async def delete_favorite_api(db: AsyncSession, me: CurrentUser, favorite_id: Ob
     await listings.delete_favorite(db, user_id=me.id, favorite_id=favorite_id)
 
 
-@get("/api/v1/market/price-alerts", guards=[require_user], tags=TAGS, summary="Your price alerts",
+@get("/api/v1/market/price-alerts", opt=MARKET_VIEW, guards=[require_user], tags=TAGS, summary="Your price alerts",
      responses=error_responses(400, 401, 429))  # fmt: skip
 async def list_price_alerts_api(
     db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1, size: PageSize = None
@@ -272,7 +273,7 @@ async def delete_price_alert_api(db: AsyncSession, me: CurrentUser, alert_id: Ob
     await listings.delete_price_alert(db, user_id=me.id, alert_id=alert_id)
 
 
-@get("/api/v1/market/alerts", guards=[require_user], tags=TAGS, summary="Your triggered alerts",
+@get("/api/v1/market/alerts", opt=MARKET_VIEW, guards=[require_user], tags=TAGS, summary="Your triggered alerts",
      responses=error_responses(400, 401, 429))  # fmt: skip
 async def list_alerts_api(
     db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1, size: PageSize = None

@@ -38,6 +38,10 @@ def listing_filter_values(
 
 LISTING_FILTERS = {"filter_values": Provide(listing_filter_values, sync_to_thread=False)}
 
+#: Route options of the market's read routes (pages and API): answered from the user's view cache
+#: (core/view_cache.py) and read from the read replica when one is configured.
+MARKET_VIEW = {"view_cache": "market", "replica_ok": True}
+
 
 def export_response(rows: list[ListingRow], export_format: str) -> Response[Any]:
     """The exported listing rows as a ``csv`` or ``json`` download."""

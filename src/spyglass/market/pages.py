@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from spyglass.accounts.auth import CurrentUser, require_user
 from spyglass.core.errors import Conflict, InvalidInput
 from spyglass.core.services import Services
+from spyglass.core.view_cache import forget_views
 from spyglass.market import listings, service
 from spyglass.market.adapters.registry import all_adapters
 from spyglass.market.api import page_request
-from spyglass.market.listing_params import LISTING_FILTERS, export_response
+from spyglass.market.listing_params import LISTING_FILTERS, MARKET_VIEW, export_response
 from spyglass.market.matching import CONDITION_LABELS
 from spyglass.market.models import AlertMode, SavedSearch
 from spyglass.market.schemas import deal_label
@@ -92,7 +93,7 @@ async def market_home() -> Redirect:
     return _see_other("/market/searches")
 
 
-@get("/market/searches", guards=GUARDS, include_in_schema=False)
+@get("/market/searches", opt=MARKET_VIEW, guards=GUARDS, include_in_schema=False)
 async def searches_page(db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1) -> Template:
     """The dashboard: every search with its status, last and next run, listings found and errors."""
     found = await service.list_searches(db, user_id=me.id, page=page_request(services, page))
@@ -223,7 +224,7 @@ async def stop_all_page(request: Req, db: AsyncSession, services: Services, me: 
 # -- listings ------------------------------------------------------------------------------------
 
 
-@get("/market/listings", guards=GUARDS, include_in_schema=False, dependencies=LISTING_FILTERS)
+@get("/market/listings", opt=MARKET_VIEW, guards=GUARDS, include_in_schema=False, dependencies=LISTING_FILTERS)
 async def listings_page(
     db: AsyncSession,
     services: Services,
@@ -312,7 +313,7 @@ def price_chart(history: list[Any], width: int = 560, height: int = 160) -> dict
     }
 
 
-@get("/market/listings/{listing_id:int}", guards=GUARDS, include_in_schema=False)
+@get("/market/listings/{listing_id:int}", opt=MARKET_VIEW, guards=GUARDS, include_in_schema=False)
 async def listing_page(db: AsyncSession, services: Services, me: CurrentUser, listing_id: ObjectId) -> Template:
     """One listing: details, price history chart, deal score, cross-posts, favorite and price alert forms.
 
@@ -323,6 +324,7 @@ async def listing_page(db: AsyncSession, services: Services, me: CurrentUser, li
     if any(not match.seen for match, _ in detail.matches):
         async with services.db.session(write=True) as session:
             await listings.mark_seen(session, user_id=me.id, listing_id=detail.listing.id)
+        await forget_views(services.cache, "market", [me.id])  # the "new" badges are gone from every page
     deals = [match.deal_percent for match, _ in detail.matches if match.deal_percent is not None]
     return Template(
         "market/listing.html",
@@ -379,7 +381,7 @@ async def price_alert_page(request: Req, db: AsyncSession, me: CurrentUser, list
 # -- favorites and alerts -------------------------------------------------------------------------
 
 
-@get("/market/favorites", guards=GUARDS, include_in_schema=False)
+@get("/market/favorites", opt=MARKET_VIEW, guards=GUARDS, include_in_schema=False)
 async def favorites_page(db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1) -> Template:
     found = await listings.list_favorites(db, user_id=me.id, page=page_request(services, page))
     return Template("market/favorites.html", context={"found": found})
@@ -405,7 +407,7 @@ async def delete_favorite_page(request: Req, db: AsyncSession, me: CurrentUser, 
     return _see_other("/market/favorites")
 
 
-@get("/market/alerts", guards=GUARDS, include_in_schema=False)
+@get("/market/alerts", opt=MARKET_VIEW, guards=GUARDS, include_in_schema=False)
 async def alerts_page(db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1) -> Template:
     """Triggered alerts (new listings, price drops) and the price alerts the user set."""
     found = await listings.list_alerts(db, user_id=me.id, page=page_request(services, page))

@@ -1,0 +1,161 @@
+"""Per-user cached answers for read-heavy routes: a GET handler with ``opt={"view_cache": AREA}``.
+
+The key is the user, the user's current *version* of the area, the path and query, and what else the
+page depends on (the CSRF cookie embedded in forms, ``HX-Request`` partials, the user's name and role
+shown in the navigation). The version is a random token kept in the cache ("view_versions"); anything
+that changes what the user would see forgets it (``forget_views``) and the next read renders afresh:
+
+- every unsafe request (POST, PUT, PATCH, DELETE) a signed-in user makes under an area's paths
+  (``AREA_PATHS``), after the request has finished and so after its transaction committed;
+- writers outside a request call ``forget_views`` themselves (a market run, for its search's owner;
+  the listing page, when opening it marks the user's matches seen).
+
+The namespace's TTL (``SPYGLASS_CACHE_TTL_VIEWS``) bounds what nothing announces: a shared listing that
+another user's search updated, the next run time moving on. Only complete 200 answers without
+``Set-Cookie`` are kept; a request whose session carries flash messages is never answered from it (the
+page would have to show and consume them). Rate limits, authentication and the outer middleware run
+for every request, hit or miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from spyglass.web.templating import FLASH_KEY
+
+if TYPE_CHECKING:
+    from spyglass.accounts.auth import CurrentUser
+    from spyglass.core.cache import Cache
+    from spyglass.core.services import Services
+
+VIEWS = "views"
+VERSIONS = "view_versions"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Where a user's writes change the area's views.
+AREA_PATHS: dict[str, tuple[str, ...]] = {"market": ("/market/", "/api/v1/market/")}
+CSRF_COOKIE = b"spyglass_csrf="
+
+
+async def view_version(cache: Cache, area: str, user_id: int) -> str:
+    """The user's current version of ``area`` (a new one after ``forget_views``)."""
+    key = f"{area}:{user_id}"
+    version = await cache.get(VERSIONS, key, count=False)
+    if version is None:
+        version = secrets.token_hex(6)
+        await cache.set(VERSIONS, key, version)
+    return str(version)
+
+
+async def forget_views(cache: Cache, area: str, user_ids: Iterable[int]) -> None:
+    """Make every cached view of ``area`` of these users stale (call after the change committed)."""
+    for user_id in set(user_ids):
+        await cache.invalidate(VERSIONS, f"{area}:{user_id}")
+
+
+def _area_of_path(path: str) -> str | None:
+    for area, prefixes in AREA_PATHS.items():
+        if path.startswith(prefixes):
+            return area
+    return None
+
+
+def _header(scope: Scope, name: bytes) -> bytes:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return b""
+
+
+def _csrf_cookie(scope: Scope) -> bytes:
+    cookies = _header(scope, b"cookie")
+    start = cookies.find(CSRF_COOKIE)
+    if start < 0:
+        return b""
+    start += len(CSRF_COOKIE)
+    end = cookies.find(b";", start)
+    return cookies[start:] if end < 0 else cookies[start:end]
+
+
+def _view_key(scope: Scope, user: CurrentUser, version: str) -> str | None:
+    """The cache key of this request's answer, or None when it must not be cached."""
+    session = scope.get("session")
+    if isinstance(session, dict) and session.get(FLASH_KEY):
+        return None
+    csrf = _csrf_cookie(scope)
+    if not csrf and session:
+        return None  # a page for a session without its CSRF cookie gets a fresh token: not shareable
+    material = b"\0".join(
+        [
+            scope["path"].encode(),
+            scope.get("query_string", b""),
+            csrf,
+            _header(scope, b"hx-request"),
+            f"{user.username}\0{user.role}\0{user.email_verified}".encode(),
+        ]
+    )
+    return f"{user.id}:{version}:{hashlib.blake2b(material, digest_size=16).hexdigest()}"
+
+
+class ViewCacheMiddleware:
+    """Answers opted-in GET routes from the per-user view cache, and forgets the user's views after writes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("user") is None:
+            await self.app(scope, receive, send)
+            return
+        user: CurrentUser = scope["user"]
+        services: Services = scope["litestar_app"].state.services
+        method: str = scope["method"]  # type: ignore[typeddict-item]  # an HTTP scope (checked above)
+        if method in UNSAFE_METHODS:
+            area = _area_of_path(scope["path"])
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                if area is not None:
+                    await forget_views(services.cache, area, [user.id])
+            return
+        handler = scope.get("route_handler")
+        area = handler.opt.get("view_cache") if handler is not None and method == "GET" else None
+        if area is None or services.cache.ttl(VIEWS) <= 0:
+            await self.app(scope, receive, send)
+            return
+        key = _view_key(scope, user, await view_version(services.cache, area, user.id))
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        cached = await services.cache.get(VIEWS, key)
+        if cached is not None:
+            status, headers, body = cached
+            await send({"type": "http.response.start", "status": status, "headers": list(headers)})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        await self._answer_and_keep(scope, receive, send, services.cache, key)
+
+    async def _answer_and_keep(self, scope: Scope, receive: Receive, send: Send, cache: Cache, key: str) -> None:
+        start: dict[str, Any] = {}
+        body: list[bytes] = []  # the one body message of a complete answer; a streamed one is never kept
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(status=message["status"], headers=list(message.get("headers") or []))
+            elif message["type"] == "http.response.body" and not start.get("streamed"):
+                start["streamed"] = bool(message.get("more_body", False)) or bool(body)
+                body.append(bytes(message.get("body", b"")))
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        headers = start.get("headers", [])
+        if (
+            start.get("status") == 200
+            and start.get("streamed") is False
+            and all(name.lower() != b"set-cookie" for name, _ in headers)
+        ):
+            await cache.set(VIEWS, key, (200, tuple((bytes(n), bytes(v)) for n, v in headers), body[0]))
