@@ -135,23 +135,44 @@ class OutboxDispatcher:
         processed = 0
         try:
             while True:
-                await listener.ensure()
-                waker.clear()
-                count = await self.dispatch_batch()
-                processed += count
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                # SMTP connections are reused for as long as work keeps coming and closed after one idle
+                # poll interval: opening one per batch cost more CPU than the messages when every commit
+                # wakes the dispatcher for a batch of one or two.
+                async with self.services.mailer.batch():
+                    processed += await self._busy_period(waker, listener, deadline)
+                if time.monotonic() >= deadline:
                     return processed
-                if count >= self.settings.notifications_batch_size:
-                    continue  # more may be due: no pause
-                try:
-                    async with asyncio.timeout(min(self.settings.notifications_poll_seconds, remaining)):
-                        await waker.wait()
-                except TimeoutError:
-                    pass
         finally:
             outbox.remove_waker(waker)
             await listener.close()
+
+    async def _busy_period(self, waker: asyncio.Event, listener: OutboxListener, deadline: float) -> int:
+        """Dispatch batch after batch, waiting for wake-ups in between; returns after a poll interval
+        with nothing to do (or at ``deadline``)."""
+        processed = 0
+        while True:
+            await listener.ensure()
+            waker.clear()
+            count = await self.dispatch_batch()
+            processed += count
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return processed
+            if count >= self.settings.notifications_batch_size:
+                continue  # more may be due: no pause
+            try:
+                async with asyncio.timeout(min(self.settings.notifications_poll_seconds, remaining)):
+                    await waker.wait()
+            except TimeoutError:
+                if count == 0:
+                    return processed  # idle: let the caller close the connections
+                continue
+            # Woken by a commit: give the next few a moment to land so they share one batch. A batch costs
+            # ~8 ms of CPU whatever its size (its transactions), a message ~2 ms: at 100 events/s a batch
+            # per event would spend most of the time on the batches.
+            gather = min(self.settings.notifications_wake_gather_seconds, deadline - time.monotonic())
+            if gather > 0:
+                await asyncio.sleep(gather)
 
     async def dispatch_batch(self, *, keys: list[str] | None = None) -> int:
         """Claim one batch of due notifications (only those with ``keys``, if given) and deliver them."""
