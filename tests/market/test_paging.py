@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from spyglass.market.adapters.craigslist import CraigslistAdapter
 from spyglass.market.adapters.ebay import EbayAdapter, EbayCredentials
 from spyglass.market.adapters.jsonld import JsonLdAdapter
 from spyglass.market.adapters.recipe import RecipeAdapter, validate_recipe
+from spyglass.market.models import SavedSearch
+from spyglass.market.searching import collect, preview
 from spyglass.market.simulator import Simulator, SimulatorServer
 from spyglass.market.simulator.catalogue import search as catalogue_search
 from tests.conftest import make_settings
@@ -250,6 +253,19 @@ async def test_read_pages_takes_the_smaller_of_the_search_and_adapter_limits() -
     started = time.monotonic()
     await read_pages(SearchQuery(max_pages=1), Politeness(delay_seconds=5, max_pages=9), "https://x.test/1", read)
     assert time.monotonic() - started < 1  # one page: no delay
+
+
+async def test_the_preview_reads_only_the_first_page(
+    running: SimulatorServer, simulator: Simulator, fetch: Fetcher
+) -> None:
+    settings = fetch_settings(market_endpoints=running.endpoints(), market_max_pages=5, market_page_delay_seconds=0)
+    raw = {"name": "Preview", "keywords": "with", "marketplaces": ["craigslist"], "interval_seconds": 3600}
+    search = SavedSearch(user_id=1, **asdict(service.parse_search(raw, settings=settings)))
+    shown = await preview(search, settings=settings, fetcher=fetch)
+    assert shown.pages == {"craigslist": 1} and shown.fetched == PAGE
+    assert simulator.requests["/craigslist/search/sss"] == 1
+    everything = await collect(search, settings=settings, fetcher=fetch)
+    assert everything.pages == {"craigslist": 2} and everything.fetched > PAGE
 
 
 # -- a whole run ------------------------------------------------------------------------------------------------

@@ -56,16 +56,23 @@ class Collected:
 
 
 async def collect(
-    search: SavedSearch, *, settings: Settings, fetcher: Fetcher, progress: Progress | None = None
+    search: SavedSearch,
+    *,
+    settings: Settings,
+    fetcher: Fetcher,
+    progress: Progress | None = None,
+    max_pages: int | None = None,
 ) -> Collected:
     """Run ``search`` against each of its marketplaces through the platform fetcher (robots.txt honoured).
 
-    A search with ``use_browser`` renders pages in chromium (``BrowserFetch``), whose every request
-    still goes through ``fetcher``.
+    Each marketplace that paginates is read up to ``max_pages`` results pages (default
+    ``SPYGLASS_MARKET_MAX_PAGES``). A search with ``use_browser`` renders pages in chromium
+    (``BrowserFetch``), whose every request still goes through ``fetcher``.
     """
+    pages = max_pages if max_pages is not None else settings.market_max_pages
     configure(settings)
     if not search.use_browser:
-        return await _collect(search, functools.partial(fetcher.fetch, respect_robots=True), settings, progress)
+        return await _collect(search, functools.partial(fetcher.fetch, respect_robots=True), settings, progress, pages)
     try:
         browser = BrowserFetch(fetcher)
     except FileNotFoundError as exc:  # chromium missing on this host: say so for every marketplace
@@ -74,10 +81,12 @@ async def collect(
             collected.failures[name] = Failure(f"{name}: cannot render pages in a browser: {exc}", transient=False)
         return collected
     async with browser:
-        return await _collect(search, functools.partial(browser, respect_robots=True), settings, progress)
+        return await _collect(search, functools.partial(browser, respect_robots=True), settings, progress, pages)
 
 
-async def _collect(search: SavedSearch, fetch: Fetch, settings: Settings, progress: Progress | None) -> Collected:
+async def _collect(
+    search: SavedSearch, fetch: Fetch, settings: Settings, progress: Progress | None, max_pages: int
+) -> Collected:
     criteria = SearchCriteria.of(search)
     collected = Collected()
     total = max(1, len(search.marketplaces))
@@ -89,7 +98,7 @@ async def _collect(search: SavedSearch, fetch: Fetch, settings: Settings, progre
             label = adapter.label
             query = replace(
                 search_query(search, name, endpoint=settings.market_endpoints.get(name)),
-                max_pages=settings.market_max_pages,
+                max_pages=max_pages,
                 page_delay_seconds=settings.market_page_delay_seconds,
                 on_page=_page_counter(collected, name, progress, 5 + int(80 * index / total)),
             )
@@ -127,10 +136,11 @@ def _page_counter(collected: Collected, name: str, progress: Progress | None, pe
 
 
 async def preview(search: SavedSearch, *, settings: Settings, fetcher: Fetcher) -> Collected:
-    """Run an unsaved search once, within the preview time limit, storing nothing."""
+    """Run an unsaved search once, within the preview time limit, storing nothing (first results page only:
+    it shows what the search finds, and further pages would wait out the sites' delays)."""
     try:
         async with asyncio.timeout(settings.market_preview_timeout_seconds):
-            return await collect(search, settings=settings, fetcher=fetcher)
+            return await collect(search, settings=settings, fetcher=fetcher, max_pages=1)
     except TimeoutError:
         collected = Collected()
         seconds = settings.market_preview_timeout_seconds
