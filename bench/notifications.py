@@ -3,6 +3,7 @@
     .venv/bin/python bench/notifications.py                       # SQLite, 100 events/s for 30 s
     .venv/bin/python bench/notifications.py --db postgresql --rate 100 --seconds 30
     .venv/bin/python bench/notifications.py --separate-process     # dispatcher in another process
+    .venv/bin/python bench/notifications.py --receiver-process     # the SMTP server in another process
 
 An event is what a feature does: one write transaction that calls ``notify()`` (here for one of 20
 users, each with a verified email channel subscribed to price drops). Events are offered at ``--rate``
@@ -16,7 +17,7 @@ on SQLite.
 Latency per event = the moment the SMTP server (aiosmtpd on 127.0.0.1, in its own thread) accepted
 the message − the moment just before the event's transaction began. Reported: p50, p95, p99, max,
 events not delivered within ``--wait`` seconds (0 when nothing was lost), duplicates (must be 0), the
-CPU this process spent per event (producer, SMTP receiver and, unless separate, the dispatcher) and, with
+CPU this process spent per event (producer and, unless separate, the SMTP receiver and the dispatcher) and, with
 ``--separate-process``, the dispatcher process's own CPU per event (the cost of delivering alone).
 Results are appended to ``bench/results/notifications.json``.
 """
@@ -42,7 +43,7 @@ for entry in (str(ROOT / "src"), str(ROOT)):
         sys.path.insert(0, entry)
 
 from aiosmtpd.controller import Controller  # noqa: E402
-from tests.support.servers import free_port, postgres_server  # noqa: E402
+from tests.support.servers import free_port, postgres_server, wait_for_port  # noqa: E402
 
 from spyglass.accounts.models import User, UserSettings  # noqa: E402
 from spyglass.config import Settings  # noqa: E402
@@ -59,10 +60,12 @@ RESULTS = ROOT / "bench" / "results" / "notifications.json"
 
 
 class Receiver:
-    """Records when each message (by its notification key) was accepted."""
+    """Records when each message (by its notification key) was accepted; with ``record``, also appends
+    ``key time`` lines to that file (the receiver running in a process of its own)."""
 
-    def __init__(self) -> None:
+    def __init__(self, record: Path | None = None) -> None:
         self.accepted: dict[str, list[float]] = {}
+        self._record = record.open("a", buffering=1) if record is not None else None
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         now = time.time()
@@ -76,7 +79,50 @@ class Receiver:
                 key = value.split("/", 1)[0]
                 break
         self.accepted.setdefault(key, []).append(now)
+        if self._record is not None:
+            self._record.write(f"{key} {now}\n")
         return "250 accepted"
+
+
+class ReceiverProcess:
+    """The SMTP receiver in a process of its own (``--receiver-process``), so its CPU is neither counted as
+    the producer's nor competes with it for the GIL; acceptance times come back through a file."""
+
+    def __init__(self, port: int, record: Path) -> None:
+        self.record = record
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--serve-smtp", str(port), "--record", str(record)]
+        )
+        self.accepted: dict[str, list[float]] = {}
+        self._offset = 0
+
+    def refresh(self) -> None:
+        if not self.record.exists():
+            return
+        with self.record.open() as handle:
+            handle.seek(self._offset)
+            for line in handle:
+                if not line.endswith("\n"):
+                    break
+                key, at = line.split()
+                self.accepted.setdefault(key, []).append(float(at))
+                self._offset += len(line)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def serve_smtp(port: int, record: Path) -> None:
+    controller = Controller(Receiver(record), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
 
 
 def settings_for(database_url: str, data_dir: Path, smtp_port: int, poll: float) -> Settings:
@@ -194,10 +240,16 @@ def percentile(values: list[float], fraction: float) -> float:
 
 async def run(database_url: str, args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     await asyncio.to_thread(upgrade, database_url)
-    receiver = Receiver()
     port = free_port()
-    controller = Controller(receiver, hostname="127.0.0.1", port=port)
-    controller.start()
+    receiver: Receiver | ReceiverProcess
+    controller = None
+    if args.receiver_process:
+        receiver = ReceiverProcess(port, data_dir / "accepted.txt")
+        await asyncio.to_thread(wait_for_port, port)
+    else:
+        receiver = Receiver()
+        controller = Controller(receiver, hostname="127.0.0.1", port=port)
+        controller.start()
     settings = settings_for(database_url, data_dir, port, args.poll)
     services = Services.build(settings)
     process = None
@@ -218,6 +270,8 @@ async def run(database_url: str, args: argparse.Namespace, data_dir: Path) -> di
         deadline = time.monotonic() + args.wait
         while len(receiver.accepted) < len(started) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
+            if isinstance(receiver, ReceiverProcess):
+                receiver.refresh()
         cpu_seconds = time.process_time() - cpu_before
         if process is not None:
             dispatcher_cpu = process_cpu_seconds(process.pid) - child_before
@@ -228,7 +282,11 @@ async def run(database_url: str, args: argparse.Namespace, data_dir: Path) -> di
             process.terminate()
             process.wait(30)
         await services.close()
-        controller.stop()
+        if controller is not None:
+            controller.stop()
+        if isinstance(receiver, ReceiverProcess):
+            receiver.stop()
+            receiver.refresh()
     latencies = [receiver.accepted[key][0] - at for key, at in started.items() if key in receiver.accepted]
     return {
         "backend": "postgresql" if "postgresql" in database_url else "sqlite",
@@ -237,6 +295,7 @@ async def run(database_url: str, args: argparse.Namespace, data_dir: Path) -> di
             if args.separate_process
             else "same process (woken by commits)"
         ),
+        "receiver": "separate process" if args.receiver_process else "this process (a thread)",
         "poll_seconds": args.poll,
         "rate_per_second": args.rate,
         "seconds": args.seconds,
@@ -250,7 +309,7 @@ async def run(database_url: str, args: argparse.Namespace, data_dir: Path) -> di
         "p99_ms": round(1000 * percentile(latencies, 0.99), 1) if latencies else None,
         "max_ms": round(1000 * max(latencies), 1) if latencies else None,
         "mean_ms": round(1000 * statistics.fmean(latencies), 1) if latencies else None,
-        # CPU of this process (producer, SMTP receiver and, unless separate, the dispatcher) per event.
+        # CPU of this process (producer, the SMTP receiver unless separate, the dispatcher unless separate).
         "cpu_ms_per_event": round(1000 * cpu_seconds / max(1, len(started)), 2),
         # The separate dispatcher process's CPU per event: what delivering costs, without producer and receiver.
         "dispatcher_cpu_ms_per_event": (
@@ -269,8 +328,14 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.5, help="dispatcher poll interval (s)")
     parser.add_argument("--separate-process", action="store_true", help="run the dispatcher in another process")
     parser.add_argument("--wait", type=float, default=180.0, help="seconds to wait for the last deliveries")
+    parser.add_argument("--receiver-process", action="store_true", help="run the SMTP receiver in another process")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--serve-smtp", type=int, help=argparse.SUPPRESS)  # the receiver process itself
+    parser.add_argument("--record", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_smtp:
+        serve_smtp(args.serve_smtp, args.record)
+        return
     with tempfile.TemporaryDirectory(prefix="spyglass-bench-") as folder:
         data_dir = Path(folder)
         if args.db == "sqlite":
