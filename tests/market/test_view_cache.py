@@ -10,6 +10,7 @@ from litestar import Litestar
 from redis.asyncio import Redis
 from sqlalchemy import update
 
+from spyglass.accounts.models import Role, User
 from spyglass.app import create_app
 from spyglass.core.services import Services
 from spyglass.core.view_cache import VIEWS, forget_views
@@ -153,3 +154,24 @@ async def test_a_write_on_one_web_process_refreshes_the_view_cached_by_another(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_an_admin_changing_a_users_quota_shows_on_their_cached_dashboard(
+    app: Litestar, services: Services
+) -> None:
+    admin = await create_user(services, username="root", role=Role.ADMIN)
+    alice_id = (await create_user(services, username="alice")).id
+    await _search(services, alice_id, "http://127.0.0.1:9/lenses")  # the quota shows under the searches
+    async with app_client(app, follow_redirects=False) as alice:
+        await login(alice, "alice", DEFAULT_PASSWORD)  # type: ignore[arg-type]
+        default = services.settings.market_max_searches_per_user
+        assert f"up to {default} saved searches" in (await alice.get("/market/searches")).text
+        assert f"up to {default} saved searches" in (await alice.get("/market/searches")).text  # cached
+        assert await _put_quota(app, services, admin, f"/api/v1/admin/users/{alice_id}/market-quotas") == 200
+        assert "up to 7 saved searches" in (await alice.get("/market/searches")).text
+
+
+async def _put_quota(app: Litestar, services: Services, admin: User, url: str) -> int:
+    async with app_client(app) as client:
+        answer = await client.put(url, json={"max_searches": 7}, headers=await bearer(services, admin))
+        return answer.status_code

@@ -28,6 +28,7 @@ from spyglass.core.errors import Forbidden, InvalidInput, NotFound
 from spyglass.core.pagination import Page, PageRequest, paginate
 from spyglass.core.ratelimit import LimitStatus
 from spyglass.core.services import Services
+from spyglass.core.view_cache import forget_views
 from spyglass.market import quotas as market_quotas
 
 Connection = ASGIConnection[Any, Any, Any, Any]
@@ -208,6 +209,7 @@ async def set_market_quotas(
             connection=connection,
             details={"username": target.username, "old": previous.as_dict(), "new": override.as_dict()},
         )
+        await forget_views(services.cache, "market", [target.id])  # the searches page shows the quota
     return await market_quotas.quotas_for(db, user_id=target.id, settings=services.settings)
 
 

@@ -18,7 +18,7 @@ from spyglass.accounts.auth import CurrentUser, require_user
 from spyglass.core.errors import Conflict, InvalidInput
 from spyglass.core.services import Services
 from spyglass.core.view_cache import forget_views
-from spyglass.market import listings, service
+from spyglass.market import listings, quotas, service
 from spyglass.market.adapters.registry import all_adapters
 from spyglass.market.api import page_request
 from spyglass.market.listing_params import LISTING_FILTERS, MARKET_VIEW, export_response
@@ -105,7 +105,7 @@ async def searches_page(db: AsyncSession, services: Services, me: CurrentUser, p
             "next_runs": await service.next_runs(db, search_ids=ids),
             "active_runs": await service.active_runs(db, search_ids=ids),
             "unread": await listings.unread_alerts(db, user_id=me.id),
-            "quota": services.settings.market_max_searches_per_user,
+            "quota": (await quotas.quotas_for(db, user_id=me.id, settings=services.settings)).max_searches,
         },
     )
 
