@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 
 from spyglass.core import db as db_module
 from spyglass.core.db import Database
@@ -41,16 +40,14 @@ async def test_an_idle_connection_killed_by_the_server_is_replaced_before_use(da
         await database.dispose()
 
 
-async def test_a_connection_killed_while_in_steady_use_fails_one_read_then_the_pool_recovers(
-    database_url: str,
-) -> None:
+async def test_a_connection_the_server_closed_is_replaced_before_use_without_waiting(database_url: str) -> None:
+    """A restarting server closes its connections; the driver notices, so even one used a moment ago is
+    replaced at checkout (and the replica falls back to the primary there, before the first query)."""
     database = Database(database_url, pool_size=1)
     try:
         first = await _backend_pid(database)
         await _terminate(database_url, first)
-        with pytest.raises(DBAPIError) as failed:
-            await _backend_pid(database)  # not pinged: it was in use a moment ago
-        assert failed.value.connection_invalidated
+        await asyncio.sleep(0.2)  # the event loop reads the server's goodbye
         assert await _backend_pid(database) not in (0, first)
     finally:
         await database.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +18,12 @@ from spyglass.core.services import Services
 from tests.conftest import make_settings
 from tests.market.helpers import bearer, search_body
 from tests.support.client import app_client
-from tests.support.databases import StreamingReplica, wait_for_replay
+from tests.support.databases import (
+    StreamingReplica,
+    start_streaming_replica,
+    stop_streaming_replica,
+    wait_for_replay,
+)
 from tests.support.factories import create_user
 from tests.support.servers import free_port
 
@@ -140,6 +146,27 @@ async def test_an_unreachable_replica_falls_back_to_the_primary(database_url: st
                 assert await session.scalar(IN_RECOVERY) is False
         assert db.routing is not None and await db.routing.choose() == "replica-down"
     finally:
+        await db.dispose()
+
+
+@pytest.mark.slow
+async def test_a_replica_stopped_while_in_use_falls_back_to_the_primary_without_an_error(
+    database_url: str, postgres_admin_url: str
+) -> None:
+    """Its pooled connections were in use a moment ago (no idle ping): the driver noticed them closed, so
+    the next read falls back at checkout instead of failing its first query (found by the cluster test)."""
+    standby = start_streaming_replica(postgres_admin_url)
+    db = routed_database(database_url, standby.url_for(database_url))
+    try:
+        async with db.session(replica_ok=True) as session:
+            assert await session.scalar(IN_RECOVERY) is True
+        stop_streaming_replica(standby)
+        await asyncio.sleep(0.2)
+        async with db.session(replica_ok=True) as session:
+            assert await session.scalar(IN_RECOVERY) is False
+        assert db.routing is not None and await db.routing.choose() == "replica-down"
+    finally:
+        stop_streaming_replica(standby)
         await db.dispose()
 
 

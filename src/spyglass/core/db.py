@@ -34,7 +34,7 @@ NAMING_CONVENTION = {
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
-#: A pooled PostgreSQL connection unused for this long is pinged before it is handed out (see _ping_when_idle).
+#: A pooled PostgreSQL connection unused for this long is pinged before it is handed out (_check_before_use).
 PING_AFTER_IDLE_SECONDS = 2.0
 
 #: Integer primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
@@ -107,15 +107,16 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _ping_when_idle(engine: AsyncEngine) -> None:
-    """Ping a pooled connection before use only when it sat idle, instead of SQLAlchemy's ``pool_pre_ping``.
+def _check_before_use(engine: AsyncEngine) -> None:
+    """Check a pooled connection before use without a round trip, and ping it only when it sat idle, instead
+    of SQLAlchemy's ``pool_pre_ping``.
 
     ``pool_pre_ping`` costs three round trips (BEGIN, an empty query, ROLLBACK) on every checkout: a sixth
-    of the CPU of a listing read under load, where connections never sit idle. A connection that was
-    in use a moment ago is as good as the ping would prove; one that sat idle (across a server restart,
-    say) is pinged, and a failed ping invalidates the whole pool so every stale connection is replaced.
-    A connection that breaks between the ping and its use fails that one request (503) and, being a
-    disconnect, also invalidates the pool.
+    of the CPU of a listing read under load, where connections never sit idle. A server that restarts or
+    shuts down closes its connections, which the driver notices by itself (``is_closed()``): such a
+    connection, and with it the whole pool, is replaced before use. One that sat idle is also pinged (a
+    network that dropped it says nothing). A connection that breaks between the check and its use fails
+    that one request (503) and, being a disconnect, also invalidates the pool.
     """
     pool_events = engine.sync_engine.pool
 
@@ -125,6 +126,9 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 
     @event.listens_for(pool_events, "checkout")
     def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if engine.dialect.get_driver_connection(dbapi_connection).is_closed():  # asyncpg's own connection
+            # The server ended it (a restart or shutdown sends FATAL and closes the socket): no round trip needed.
+            raise InvalidatePoolError("the server closed a pooled connection")
         returned_at = record.info.get("returned_at")
         if returned_at is None or time.monotonic() - returned_at < PING_AFTER_IDLE_SECONDS:
             return
@@ -139,11 +143,8 @@ def create_engine(
     pool_size: int = 10,
     pool_timeout: float = 10.0,
     connect_timeout: float | None = None,
-    always_ping: bool = False,
 ) -> AsyncEngine:
-    """An async engine for ``url`` with Spyglass's per-backend settings. ``always_ping`` checks every
-    pooled connection before use (the read replica's: a dead one must fall back to the primary at
-    checkout, before the request's first query); otherwise only connections that sat idle are checked."""
+    """An async engine for ``url`` with Spyglass's per-backend settings."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
@@ -159,11 +160,9 @@ def create_engine(
         max_overflow=pool_size,
         pool_timeout=pool_timeout,
         pool_recycle=1800,
-        pool_pre_ping=always_ping,
         connect_args=connect_args,
     )
-    if not always_ping:
-        _ping_when_idle(engine)
+    _check_before_use(engine)
     return engine
 
 
@@ -212,7 +211,6 @@ class Database:
                 pool_size=pool_size,
                 pool_timeout=pool_timeout,
                 connect_timeout=replica_connect_timeout,
-                always_ping=True,
             )
             self._replica_readers = async_sessionmaker(_autocommit(self.replica_engine), expire_on_commit=False)
             self.routing = routing or ReplicaRouting(MemoryRecentWriters(5.0), retry_seconds=10.0)
