@@ -293,7 +293,23 @@ class ListingDetail:
 
 async def listing_detail(db: AsyncSession, *, user_id: int, listing_id: int) -> ListingDetail:
     """The listing, its price history, the user's searches that matched it and its other marketplaces."""
-    listing = await get_listing(db, user_id=user_id, listing_id=listing_id)
+    if not is_valid_id(listing_id):
+        raise NotFound("No such listing.")
+    # One statement for the listing, whether the user may see it, and their favorite and price alert of it.
+    favorite_of = and_(Favorite.listing_id == Listing.id, Favorite.user_id == user_id)
+    alert_of = and_(PriceAlert.listing_id == Listing.id, PriceAlert.user_id == user_id)
+    matched = exists().where(ListingMatch.listing_id == Listing.id, ListingMatch.user_id == user_id)
+    found = (
+        await db.execute(
+            select(Listing, Favorite, PriceAlert)
+            .outerjoin(Favorite, favorite_of)
+            .outerjoin(PriceAlert, alert_of)
+            .where(Listing.id == listing_id, matched | Favorite.id.is_not(None))
+        )
+    ).first()
+    if found is None:
+        raise NotFound("No such listing.")
+    listing, favorite, alert = found
     history = (
         await db.scalars(
             select(PriceHistory)
@@ -326,10 +342,6 @@ async def listing_detail(db: AsyncSession, *, user_id: int, listing_id: int) -> 
                 )
             ).all()
         )
-    favorite = await db.scalar(select(Favorite).where(Favorite.user_id == user_id, Favorite.listing_id == listing.id))
-    alert = await db.scalar(
-        select(PriceAlert).where(PriceAlert.user_id == user_id, PriceAlert.listing_id == listing.id)
-    )
     return ListingDetail(
         listing=listing,
         history=list(history),
