@@ -23,7 +23,7 @@ from tests.support.client import app_client
 from tests.support.databases import create_postgres_database, migrated_sqlite_template, sqlite_copy, truncate_all
 from tests.support.servers import postgres_server, redis_server
 
-pytest_plugins = ["tests.support.smtp"]
+pytest_plugins = ["tests.support.smtp", "tests.support.people"]
 
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
 BASE_URL = "http://testserver.local"

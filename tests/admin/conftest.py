@@ -12,12 +12,12 @@ from litestar import Litestar
 from sqlalchemy import select
 
 from spyglass.accounts.auth import TOKEN_PREFIX, hash_token
-from spyglass.accounts.models import ApiToken, Role, User
+from spyglass.accounts.models import ApiToken, User
 from spyglass.audit.models import AuditEvent
 from spyglass.core.services import Services
 from tests.conftest import BASE_URL
 from tests.support.client import app_client
-from tests.support.factories import DEFAULT_PASSWORD, create_user
+from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.web import login
 
 Client = httpx.AsyncClient
@@ -41,13 +41,9 @@ async def sign_in(client: Client, user: User, password: str = DEFAULT_PASSWORD) 
 
 
 @pytest.fixture
-async def admin(services: Services) -> User:
-    return await create_user(services, username="root", email="root@example.test", role=Role.ADMIN)
-
-
-@pytest.fixture
-async def member(services: Services) -> User:
-    return await create_user(services, username="alice", email="alice@example.test")
+def member(alice: User) -> User:
+    """The member the admin acts on: alice."""
+    return alice
 
 
 @pytest.fixture

@@ -11,14 +11,13 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import select
 
-from spyglass.accounts.models import Role, User
+from spyglass.accounts.models import User
 from spyglass.audit.models import AuditEvent
 from spyglass.core.services import Services
 from spyglass.feedback.models import Feedback
 from spyglass.notifications.models import Notification
 from tests.conftest import BASE_URL
 from tests.support.client import app_client
-from tests.support.factories import create_user
 from tests.support.live_server import (  # noqa: F401 - fixtures of the chromium test
     browser,
     live_server,
@@ -29,21 +28,6 @@ from tests.support.live_server import (  # noqa: F401 - fixtures of the chromium
 from tests.support.web import signed_in_client
 
 Client = httpx.AsyncClient
-
-
-@pytest.fixture
-async def admin(services: Services) -> User:
-    return await create_user(services, username="root", email="root@example.test", role=Role.ADMIN)
-
-
-@pytest.fixture
-async def alice(services: Services) -> User:
-    return await create_user(services, username="alice", email="alice@example.test")
-
-
-@pytest.fixture
-async def bob(services: Services) -> User:
-    return await create_user(services, username="bob", email="bob@example.test")
 
 
 @pytest.fixture

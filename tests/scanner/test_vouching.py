@@ -12,7 +12,7 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import select
 
-from spyglass.accounts.models import Role, User
+from spyglass.accounts.models import User
 from spyglass.audit.models import AuditEvent
 from spyglass.config import Settings
 from spyglass.core.services import Services
@@ -20,7 +20,6 @@ from spyglass.engine.engine import Engine
 from spyglass.scanner.models import Scan, ScanTarget
 from tests.scanner.helpers import bearer, embedded_engine, make_target, scanner_settings, wait_for_scan
 from tests.support.client import app_client
-from tests.support.factories import create_user
 from tests.support.http_server import LocalHttpServer, Reply, ServerRequest
 from tests.support.tenancy import assert_isolated
 from tests.support.web import post_form, signed_in_client
@@ -45,21 +44,6 @@ def site() -> Iterator[LocalHttpServer]:
         server.route("/", home)
         server.route("/about", home)
         yield server
-
-
-@pytest.fixture
-async def admin(services: Services) -> User:
-    return await create_user(services, username="root", email="root@example.test", role=Role.ADMIN)
-
-
-@pytest.fixture
-async def alice(services: Services) -> User:
-    return await create_user(services, username="alice", email="alice@example.test")
-
-
-@pytest.fixture
-async def bob(services: Services) -> User:
-    return await create_user(services, username="bob", email="bob@example.test")
 
 
 @pytest.fixture
