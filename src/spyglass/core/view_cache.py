@@ -6,9 +6,13 @@ shown in the navigation). The version is a random token kept in the cache ("view
 that changes what the user would see forgets it (``forget_views``) and the next read renders afresh:
 
 - every unsafe request (POST, PUT, PATCH, DELETE) a signed-in user makes under an area's paths
-  (``AREA_PATHS``), after the request has finished and so after its transaction committed;
+  (``AREA_PATHS``; for the market also ``/runs/``, whose cancel ends a queued search run the pages show),
+  when its answer starts, and so after its transaction committed (Litestar closes the request's
+  dependencies first) but before the client can send its next read;
 - writers outside a request call ``forget_views`` themselves (a market run, for its search's owner;
-  the listing page, when opening it marks the user's matches seen).
+  the listing page, when opening it marks the user's matches seen). A ``forget_views`` inside an unsafe
+  request (an admin changing a user's quota) is repeated when that request's answer starts: the first
+  one ran before the commit, and a read in between kept the old answer under the new version.
 
 The namespace's TTL (``SPYGLASS_CACHE_TTL_VIEWS``) bounds what nothing announces: a shared listing that
 another user's search updated, the next run time moving on. Only complete 200 answers without
@@ -22,8 +26,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from litestar.connection import ASGIConnection
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from spyglass.web.templating import FLASH_KEY
@@ -37,8 +43,11 @@ VIEWS = "views"
 VERSIONS = "view_versions"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Where a user's writes change the area's views.
-AREA_PATHS: dict[str, tuple[str, ...]] = {"market": ("/market/", "/api/v1/market/")}
-CSRF_COOKIE = b"spyglass_csrf="
+AREA_PATHS: dict[str, tuple[str, ...]] = {"market": ("/market/", "/api/v1/market/", "/runs/", "/api/v1/runs/")}
+CSRF_COOKIE_NAME = "spyglass_csrf"
+CSRF_COOKIE = CSRF_COOKIE_NAME.encode() + b"="
+#: The (area, user id) pairs ``forget_views`` forgot during the current unsafe request, forgotten again at its answer.
+_FORGOTTEN_IN_REQUEST: ContextVar[set[tuple[str, int]] | None] = ContextVar("forgotten_in_request", default=None)
 
 
 async def view_version(cache: Cache, area: str, user_id: int) -> str:
@@ -52,9 +61,13 @@ async def view_version(cache: Cache, area: str, user_id: int) -> str:
 
 
 async def forget_views(cache: Cache, area: str, user_ids: Iterable[int]) -> None:
-    """Make every cached view of ``area`` of these users stale (call after the change committed)."""
+    """Make every cached view of ``area`` of these users stale (call after the change committed; inside an
+    unsafe request it is repeated when the answer starts, after the request's transaction committed)."""
+    deferred = _FORGOTTEN_IN_REQUEST.get()
     for user_id in set(user_ids):
         await cache.invalidate(VERSIONS, f"{area}:{user_id}")
+        if deferred is not None:
+            deferred.add((area, user_id))
 
 
 def _area_of_path(path: str) -> str | None:
@@ -72,13 +85,12 @@ def _header(scope: Scope, name: bytes) -> bytes:
 
 
 def _csrf_cookie(scope: Scope) -> bytes:
-    cookies = _header(scope, b"cookie")
-    start = cookies.find(CSRF_COOKIE)
-    if start < 0:
+    """The CSRF cookie as Litestar reads it, and so as the page embeds it (of two cookies of the name, the
+    last); a plain search of the header would find the first, or a cookie whose name ends in it."""
+    if CSRF_COOKIE not in _header(scope, b"cookie"):
         return b""
-    start += len(CSRF_COOKIE)
-    end = cookies.find(b";", start)
-    return cookies[start:] if end < 0 else cookies[start:end]
+    # The CSRF middleware parsed the cookies already; the connection reads them from the scope's state.
+    return ASGIConnection[Any, Any, Any, Any](scope).cookies.get(CSRF_COOKIE_NAME, "").encode("latin-1")
 
 
 def _view_key(scope: Scope, user: CurrentUser, version: str) -> str | None:
@@ -115,12 +127,7 @@ class ViewCacheMiddleware:
         services: Services = scope["litestar_app"].state.services
         method: str = scope["method"]  # type: ignore[typeddict-item]  # an HTTP scope (checked above)
         if method in UNSAFE_METHODS:
-            area = _area_of_path(scope["path"])
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                if area is not None:
-                    await forget_views(services.cache, area, [user.id])
+            await self._write(scope, receive, send, services.cache, user)
             return
         handler = scope.get("route_handler")
         area = handler.opt.get("view_cache") if handler is not None and method == "GET" else None
@@ -138,6 +145,33 @@ class ViewCacheMiddleware:
             await send({"type": "http.response.body", "body": body, "more_body": False})
             return
         await self._answer_and_keep(scope, receive, send, services.cache, key)
+
+    async def _write(self, scope: Scope, receive: Receive, send: Send, cache: Cache, user: CurrentUser) -> None:
+        """Run an unsafe request; forget the views it changed before its answer reaches the client."""
+        forgotten: set[tuple[str, int]] = set()
+        area = _area_of_path(scope["path"])
+        if area is not None:
+            forgotten.add((area, user.id))
+        started = False
+
+        async def forget() -> None:
+            for forgotten_area, user_id in list(forgotten):
+                await cache.invalidate(VERSIONS, f"{forgotten_area}:{user_id}")
+
+        async def forget_then_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                await forget()
+            await send(message)
+
+        token = _FORGOTTEN_IN_REQUEST.set(forgotten)
+        try:
+            await self.app(scope, receive, forget_then_send)
+        finally:
+            _FORGOTTEN_IN_REQUEST.reset(token)
+            if not started:  # it raised: the error answer is sent outside, after this
+                await forget()
 
     async def _answer_and_keep(self, scope: Scope, receive: Receive, send: Send, cache: Cache, key: str) -> None:
         start: dict[str, Any] = {}
