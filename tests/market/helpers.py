@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from spyglass.accounts.auth import hash_token
 from spyglass.accounts.models import ApiToken, User
+from spyglass.config import Settings
 from spyglass.core.security import new_token
 from spyglass.core.services import Services
 from spyglass.engine import service as engine
@@ -15,6 +17,29 @@ from spyglass.engine.models import Run
 from spyglass.engine.runner import Runner
 from spyglass.market.models import Listing, ListingMatch, SavedSearch
 from spyglass.market.service import SEARCH_KIND
+from spyglass.market.simulator import Simulator
+from tests.conftest import make_settings
+
+#: The simulator's seed in these tests: its catalogue (titles, prices, site ids) is the same on every run.
+SEED = 7
+
+
+def market_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settings:
+    """Test settings for searches of local servers: the URL policy lets them reach 127.0.0.1 (which it
+    refuses unless allowed), with no politeness delay and no rate limits."""
+    values: dict[str, Any] = {
+        "allow_private_targets": "127.0.0.1/32,localhost",
+        "http_per_host_delay_seconds": 0,
+        "rate_limit_enabled": False,
+    }
+    return make_settings(tmp_path, database_url, **{**values, **overrides})
+
+
+def simulated_market(step: int = 0, **options: Any) -> Simulator:
+    """The marketplace simulator of ``SEED`` at ``step``, on a fixed epoch (``options``: e.g. ``page_size``)."""
+    simulator = Simulator(SEED, epoch=1_764_547_200, **options)
+    simulator.set_step(step)
+    return simulator
 
 
 async def bearer(services: Services, user: User) -> dict[str, str]:

@@ -18,8 +18,7 @@ from spyglass.market import service
 from spyglass.market.adapters.browser import CHROMIUM
 from spyglass.market.searching import collect
 from spyglass.market.simulator import Simulator, SimulatorServer
-from tests.conftest import make_settings
-from tests.market.helpers import execute_search, get_search, matched_skus
+from tests.market.helpers import execute_search, get_search, market_settings, matched_skus, simulated_market
 from tests.support.factories import create_user
 from tests.support.http_server import Handler, LocalHttpServer, Reply, ServerRequest
 
@@ -30,25 +29,14 @@ RESULTS_PAGE_PATH = "/ebay/sch/i.html"
 
 @pytest.fixture
 def simulator() -> Simulator:
-    sim = Simulator(7, epoch=1_764_547_200)
-    sim.set_step(12)
-    return sim
-
-
-@pytest.fixture
-def running(simulator: Simulator) -> Iterator[SimulatorServer]:
-    with SimulatorServer(simulator) as server:
-        yield server
+    return simulated_market(step=12)
 
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, running: SimulatorServer) -> Settings:
-    return make_settings(
+    return market_settings(
         tmp_path,
         database_url,
-        allow_private_targets="127.0.0.1/32,localhost",
-        http_per_host_delay_seconds=0,
-        rate_limit_enabled=False,
         market_endpoints=running.endpoints(),
         market_ebay_client_id="Spy-PRD-1",
         market_ebay_client_secret=SecretStr("PRD-s3cret"),

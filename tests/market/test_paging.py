@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ import pytest
 
 from spyglass.config import Settings
 from spyglass.core.fetch import Fetcher
-from spyglass.core.retry import RetryPolicy
 from spyglass.core.services import Services
 from spyglass.engine.models import RunStatus
 from spyglass.market import service
@@ -30,33 +28,17 @@ from spyglass.market.models import SavedSearch
 from spyglass.market.searching import collect, preview
 from spyglass.market.simulator import Simulator, SimulatorServer
 from spyglass.market.simulator.catalogue import search as catalogue_search
-from tests.conftest import make_settings
 from tests.market.adapters.conftest import fetch_settings
-from tests.market.helpers import execute_search, matched_skus
+from tests.market.helpers import SEED, execute_search, market_settings, matched_skus, simulated_market
 from tests.support.factories import create_user
 from tests.support.http_server import LocalHttpServer, Reply, ServerRequest
 
-SEED = 7
 PAGE = 10
 
 
 @pytest.fixture
 def simulator() -> Simulator:
-    sim = Simulator(SEED, epoch=1_764_547_200, page_size=PAGE)
-    sim.set_step(0)
-    return sim
-
-
-@pytest.fixture
-def running(simulator: Simulator) -> Iterator[SimulatorServer]:
-    with SimulatorServer(simulator) as server:
-        yield server
-
-
-@pytest.fixture
-async def fetch() -> AsyncIterator[Fetcher]:
-    async with Fetcher(fetch_settings(), retry=RetryPolicy(attempts=1)) as fetcher:
-        yield fetcher
+    return simulated_market(page_size=PAGE)
 
 
 def _site_ids(site: str, count: int | None = None) -> list[str]:
@@ -69,7 +51,7 @@ def _query(endpoint: str, pages: int, **extra: Any) -> SearchQuery:
 
 
 async def test_craigslist_reads_offsets_up_to_the_page_limit(
-    running: SimulatorServer, simulator: Simulator, fetch: Fetcher
+    running: SimulatorServer, simulator: Simulator, fetcher: Fetcher
 ) -> None:
     everything = _site_ids("craigslist")
     assert len(everything) > 3 * PAGE  # the market is big enough for the limit to matter
@@ -79,67 +61,67 @@ async def test_craigslist_reads_offsets_up_to_the_page_limit(
         numbers.append(number)
 
     query = _query(running.endpoints()["craigslist"], 3, on_page=count)
-    listings = await CraigslistAdapter().search(query, fetch.fetch)
+    listings = await CraigslistAdapter().search(query, fetcher.fetch)
     assert [listing.external_id for listing in listings] == everything[: 3 * PAGE]
     assert simulator.requests["/craigslist/search/sss"] == 3 and numbers == [1, 2, 3]
 
 
 async def test_craigslist_stops_at_the_last_page_its_paginator_announces(
-    running: SimulatorServer, simulator: Simulator, fetch: Fetcher
+    running: SimulatorServer, simulator: Simulator, fetcher: Fetcher
 ) -> None:
     everything = _site_ids("craigslist")
-    listings = await CraigslistAdapter().search(_query(running.endpoints()["craigslist"], 20), fetch.fetch)
+    listings = await CraigslistAdapter().search(_query(running.endpoints()["craigslist"], 20), fetcher.fetch)
     assert [listing.external_id for listing in listings] == everything
     # ceil(total / page) pages and not one more: the last page's paginator says so.
     assert simulator.requests["/craigslist/search/sss"] == -(-len(everything) // PAGE)
 
 
 async def test_craigslist_sapi_pages_through_batches(
-    running: SimulatorServer, simulator: Simulator, fetch: Fetcher
+    running: SimulatorServer, simulator: Simulator, fetcher: Fetcher
 ) -> None:
     everything = _site_ids("craigslist")
     query = _query(running.endpoints()["craigslist"], 2, options={"mode": "sapi", "area_id": 4})
-    listings = await CraigslistAdapter().search(query, fetch.fetch)
+    listings = await CraigslistAdapter().search(query, fetcher.fetch)
     assert [listing.external_id for listing in listings] == everything[: 2 * PAGE]
     assert simulator.requests["/craigslist/web/v8/postings/search/full"] == 2
     everything_query = _query(running.endpoints()["craigslist"], 20, options={"mode": "sapi", "area_id": 4})
-    assert len(await CraigslistAdapter().search(everything_query, fetch.fetch)) == len(everything)
+    assert len(await CraigslistAdapter().search(everything_query, fetcher.fetch)) == len(everything)
     assert simulator.requests["/craigslist/web/v8/postings/search/full"] == 2 + -(-len(everything) // PAGE)
 
 
 async def test_ebay_browse_api_pages_with_offset(
-    running: SimulatorServer, simulator: Simulator, fetch: Fetcher
+    running: SimulatorServer, simulator: Simulator, fetcher: Fetcher
 ) -> None:
     everything = _site_ids("ebay")
     adapter = EbayAdapter(EbayCredentials("Spy-PRD-1", "PRD-s3cret"))
-    listings = await adapter.search(_query(running.endpoints()["ebay"], 2), fetch.fetch)
+    listings = await adapter.search(_query(running.endpoints()["ebay"], 2), fetcher.fetch)
     assert [listing.external_id for listing in listings] == everything[: 2 * PAGE]
     assert simulator.requests["/ebay/buy/browse/v1/item_summary/search"] == 2
     assert simulator.requests["/ebay/identity/v1/oauth2/token"] == 1  # one token for every page
-    all_pages = await adapter.search(_query(running.endpoints()["ebay"], 20), fetch.fetch)
+    all_pages = await adapter.search(_query(running.endpoints()["ebay"], 20), fetcher.fetch)
     assert [listing.external_id for listing in all_pages] == everything  # stopped when "next" was absent
     assert simulator.requests["/ebay/buy/browse/v1/item_summary/search"] == 2 + -(-len(everything) // PAGE)
 
 
 async def test_ebay_results_page_follows_its_next_link(
-    running: SimulatorServer, simulator: Simulator, fetch: Fetcher
+    running: SimulatorServer, simulator: Simulator, fetcher: Fetcher
 ) -> None:
     everything = _site_ids("ebay")
-    listings = await EbayAdapter().search(_query(running.endpoints()["ebay"], 20), fetch.fetch)
+    listings = await EbayAdapter().search(_query(running.endpoints()["ebay"], 20), fetcher.fetch)
     assert [listing.external_id for listing in listings] == everything
     assert simulator.requests["/ebay/sch/i.html"] == -(-len(everything) // PAGE)
 
 
 async def test_jsonld_follows_rel_next_and_a_single_page_stays_one_request(
-    running: SimulatorServer, simulator: Simulator, fetch: Fetcher
+    running: SimulatorServer, simulator: Simulator, fetcher: Fetcher
 ) -> None:
     everything = catalogue_search(SEED, 0, "shop", limit=None)
     url = running.endpoints()["jsonld"]
-    listings = await JsonLdAdapter().search(_query(url, 3, options={"url": url}), fetch.fetch)
+    listings = await JsonLdAdapter().search(_query(url, 3, options={"url": url}), fetcher.fetch)
     assert [listing.title for listing in listings] == [entry.title for entry in everything[: 3 * PAGE]]
     assert simulator.requests["/shop/search"] == 3
     # Paging off (the default of a SearchQuery): one page, one request.
-    once = await JsonLdAdapter().search(SearchQuery(options={"url": url}), fetch.fetch)
+    once = await JsonLdAdapter().search(SearchQuery(options={"url": url}), fetcher.fetch)
     assert len(once) == PAGE and simulator.requests["/shop/search"] == 4
 
 
@@ -164,7 +146,7 @@ def _serve_pages(server: LocalHttpServer, pages: dict[str, str]) -> None:
 RECIPE = {"item": "div.ad", "title": "a", "url": "a@href", "price": "b"}
 
 
-async def test_recipe_follows_its_next_selector_with_the_delay_between_pages(fetch: Fetcher) -> None:
+async def test_recipe_follows_its_next_selector_with_the_delay_between_pages(fetcher: Fetcher) -> None:
     with LocalHttpServer() as server:
         _serve_pages(
             server,
@@ -176,7 +158,7 @@ async def test_recipe_follows_its_next_selector_with_the_delay_between_pages(fet
         )
         options = {"url": server.url("/results?p=1"), "recipe": {**RECIPE, "next": "a.more"}}
         query = SearchQuery(options=options, max_pages=5, page_delay_seconds=0.2)
-        listings = await RecipeAdapter().search(query, fetch.fetch)
+        listings = await RecipeAdapter().search(query, fetcher.fetch)
         assert [listing.title for listing in listings] == ["a1", "a2", "b1", "b2", "c1"]
         pages = [request for request in server.requests if request.path == "/results"]
         assert [request.query["p"] for request in pages] == ["1", "2", "3"]
@@ -184,7 +166,7 @@ async def test_recipe_follows_its_next_selector_with_the_delay_between_pages(fet
         assert all(gap >= 0.19 for gap in gaps), gaps
 
 
-async def test_rel_next_is_followed_but_never_to_another_site_or_in_a_loop(fetch: Fetcher) -> None:
+async def test_rel_next_is_followed_but_never_to_another_site_or_in_a_loop(fetcher: Fetcher) -> None:
     with LocalHttpServer() as server:
         _serve_pages(
             server,
@@ -195,28 +177,28 @@ async def test_rel_next_is_followed_but_never_to_another_site_or_in_a_loop(fetch
             },
         )
         query = SearchQuery(options={"url": server.url("/results?p=1"), "recipe": RECIPE}, max_pages=10)
-        listings = await RecipeAdapter().search(query, fetch.fetch)
+        listings = await RecipeAdapter().search(query, fetcher.fetch)
         assert [listing.title for listing in listings] == ["a1", "b1", "c1"]
         assert len([r for r in server.requests if r.path == "/results"]) == 3  # page 1 is not read twice
 
         elsewhere = "http://localhost:9/results?p=2"
         _serve_pages(server, {"1": _results_page(1, ["a1"], f'<link rel="next" href="{elsewhere}">')})
         before = len(server.requests)
-        only = await RecipeAdapter().search(query, fetch.fetch)
+        only = await RecipeAdapter().search(query, fetcher.fetch)
         assert [listing.title for listing in only] == ["a1"] and len(server.requests) == before + 1
 
 
-async def test_a_page_that_repeats_the_last_one_ends_the_search(fetch: Fetcher) -> None:
+async def test_a_page_that_repeats_the_last_one_ends_the_search(fetcher: Fetcher) -> None:
     with LocalHttpServer() as server:
         same = _results_page(1, ["a1", "a2"], '<a rel="next" href="/results?p=9">next</a>')
         _serve_pages(server, {"1": same.replace("p=9", "p=2"), "2": same})
         query = SearchQuery(options={"url": server.url("/results?p=1"), "recipe": RECIPE}, max_pages=10)
-        listings = await RecipeAdapter().search(query, fetch.fetch)
+        listings = await RecipeAdapter().search(query, fetcher.fetch)
         assert [listing.title for listing in listings] == ["a1", "a2"]
         assert [r.query["p"] for r in server.requests if r.path == "/results"] == ["1", "2"]
 
 
-async def test_an_empty_first_page_is_still_an_error_but_an_empty_later_page_ends_quietly(fetch: Fetcher) -> None:
+async def test_an_empty_first_page_is_still_an_error_but_an_empty_later_page_ends_quietly(fetcher: Fetcher) -> None:
     with LocalHttpServer() as server:
         _serve_pages(
             server,
@@ -227,10 +209,10 @@ async def test_an_empty_first_page_is_still_an_error_but_an_empty_later_page_end
             },
         )
         query = SearchQuery(options={"url": server.url("/results?p=1"), "recipe": RECIPE}, max_pages=5)
-        assert [listing.title for listing in await RecipeAdapter().search(query, fetch.fetch)] == ["a1"]
+        assert [listing.title for listing in await RecipeAdapter().search(query, fetcher.fetch)] == ["a1"]
         empty = SearchQuery(options={"url": server.url("/results?p=3"), "recipe": RECIPE}, max_pages=5)
         with pytest.raises(AdapterError, match="matched nothing"):
-            await RecipeAdapter().search(empty, fetch.fetch)
+            await RecipeAdapter().search(empty, fetcher.fetch)
 
 
 def test_recipe_next_selector_is_validated() -> None:
@@ -256,15 +238,15 @@ async def test_read_pages_takes_the_smaller_of_the_search_and_adapter_limits() -
 
 
 async def test_the_preview_reads_only_the_first_page(
-    running: SimulatorServer, simulator: Simulator, fetch: Fetcher
+    running: SimulatorServer, simulator: Simulator, fetcher: Fetcher
 ) -> None:
     settings = fetch_settings(market_endpoints=running.endpoints(), market_max_pages=5, market_page_delay_seconds=0)
     raw = {"name": "Preview", "keywords": "with", "marketplaces": ["craigslist"], "interval_seconds": 3600}
     search = SavedSearch(user_id=1, **asdict(service.parse_search(raw, settings=settings)))
-    shown = await preview(search, settings=settings, fetcher=fetch)
+    shown = await preview(search, settings=settings, fetcher=fetcher)
     assert shown.pages == {"craigslist": 1} and shown.fetched == PAGE
     assert simulator.requests["/craigslist/search/sss"] == 1
-    everything = await collect(search, settings=settings, fetcher=fetch)
+    everything = await collect(search, settings=settings, fetcher=fetcher)
     assert everything.pages == {"craigslist": 2} and everything.fetched > PAGE
 
 
@@ -273,12 +255,9 @@ async def test_the_preview_reads_only_the_first_page(
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, running: SimulatorServer) -> Settings:
-    return make_settings(
+    return market_settings(
         tmp_path,
         database_url,
-        allow_private_targets="127.0.0.1/32,localhost",
-        http_per_host_delay_seconds=0,
-        rate_limit_enabled=False,
         market_endpoints=running.endpoints(),
         market_max_pages=2,
         market_page_delay_seconds=0,

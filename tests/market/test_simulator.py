@@ -2,48 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 
 import httpx
 import pytest
 
 from spyglass.core.fetch import Fetcher
-from spyglass.core.retry import RetryPolicy
 from spyglass.market.adapters.base import GeoPoint, SearchQuery
 from spyglass.market.adapters.craigslist import CraigslistAdapter
 from spyglass.market.adapters.ebay import EbayAdapter, EbayCredentials
 from spyglass.market.adapters.registry import get_adapter
 from spyglass.market.simulator import Simulator, SimulatorServer
 from spyglass.market.simulator.catalogue import INITIAL_ITEMS, NEW_PER_STEP, item, items_until
-from tests.market.adapters.conftest import fetch_settings
+from tests.market.helpers import SEED
 from tests.support.http_server import watch_network
 
-SEED = 7
 # adapter name -> the simulator's site it reads
 SITES = {
     "craigslist": "craigslist", "facebook": "facebook", "offerup": "offerup", "ebay": "ebay", "mercari": "mercari",
     "ksl": "ksl", "poshmark": "poshmark", "jsonld": "shop", "rss": "shop",
 }  # fmt: skip
-
-
-@pytest.fixture
-def simulator() -> Simulator:
-    sim = Simulator(SEED, epoch=1_764_547_200)
-    sim.set_step(0)
-    return sim
-
-
-@pytest.fixture
-def running(simulator: Simulator) -> Iterator[SimulatorServer]:
-    with SimulatorServer(simulator) as server:
-        yield server
-
-
-@pytest.fixture
-async def fetch() -> AsyncIterator[Fetcher]:
-    async with Fetcher(fetch_settings(), retry=RetryPolicy(attempts=1)) as fetcher:
-        yield fetcher
 
 
 def test_the_market_is_the_same_for_the_same_seed() -> None:
@@ -94,7 +72,7 @@ def test_the_step_follows_the_clock_until_frozen() -> None:
 
 @pytest.mark.parametrize("adapter_name", sorted(SITES))
 async def test_each_adapter_reads_exactly_what_the_simulator_shows(
-    adapter_name: str, simulator: Simulator, running: SimulatorServer, fetch: Fetcher
+    adapter_name: str, simulator: Simulator, running: SimulatorServer, fetcher: Fetcher
 ) -> None:
     simulator.set_step(25)
     site = SITES[adapter_name]
@@ -102,7 +80,7 @@ async def test_each_adapter_reads_exactly_what_the_simulator_shows(
     assert expected, f"the simulator shows nothing on {site} at step 25"
     query = SearchQuery(endpoint=running.endpoints()[adapter_name], options={"site": "boston", "city": "boston"})
     with watch_network() as network:
-        listings = await get_adapter(adapter_name).search(query, fetch.fetch)
+        listings = await get_adapter(adapter_name).search(query, fetcher.fetch)
     assert network.blocked == [] and set(network.connects) == {"127.0.0.1"}
     assert [listing.title for listing in listings] == [entry.title for entry in expected]
     assert [listing.price for listing in listings] == [entry.price_at(25) for entry in expected]
@@ -110,16 +88,16 @@ async def test_each_adapter_reads_exactly_what_the_simulator_shows(
 
 
 async def test_a_search_sees_new_listings_price_drops_and_vanished_ones(
-    simulator: Simulator, running: SimulatorServer, fetch: Fetcher
+    simulator: Simulator, running: SimulatorServer, fetcher: Fetcher
 ) -> None:
     adapter = CraigslistAdapter()
     # with an endpoint, the area list comes from it too (the simulator's /craigslist/Areas), never the real site
     query = SearchQuery(location=GeoPoint(42.36, -71.06, "Boston"), endpoint=running.endpoints()["craigslist"])
     with watch_network() as network:  # the area list too comes from the simulator, nothing from the real site
         simulator.set_step(10)
-        before = {x.external_id: x for x in await adapter.search(query, fetch.fetch)}
+        before = {x.external_id: x for x in await adapter.search(query, fetcher.fetch)}
         simulator.set_step(20)
-        after = {x.external_id: x for x in await adapter.search(query, fetch.fetch)}
+        after = {x.external_id: x for x in await adapter.search(query, fetcher.fetch)}
     assert network.blocked == [] and set(network.connects) == {"127.0.0.1"}
     new, gone = set(after) - set(before), set(before) - set(after)
     cheaper = [key for key in set(before) & set(after) if after[key].price < before[key].price]  # type: ignore[operator]
@@ -131,17 +109,17 @@ async def test_a_search_sees_new_listings_price_drops_and_vanished_ones(
 
 
 async def test_ebay_browse_api_and_sapi_through_the_simulator(
-    simulator: Simulator, running: SimulatorServer, fetch: Fetcher
+    simulator: Simulator, running: SimulatorServer, fetcher: Fetcher
 ) -> None:
     simulator.set_step(15)
     ebay = EbayAdapter(EbayCredentials("sim-id", "sim-secret"))
     endpoint = running.endpoints()["ebay"]
-    listings = await ebay.search(SearchQuery(endpoint=endpoint, price_max=Decimal(800)), fetch.fetch)
+    listings = await ebay.search(SearchQuery(endpoint=endpoint, price_max=Decimal(800)), fetcher.fetch)
     expected = simulator.search("ebay", price_max=Decimal(800))
     assert [x.external_id for x in listings] == [e.site_id("ebay") for e in expected]
     assert all(x.price is not None and x.price <= 800 for x in listings)
     sapi = SearchQuery(endpoint=running.endpoints()["craigslist"], options={"mode": "sapi", "area_id": 4})
-    rows = await CraigslistAdapter().search(sapi, fetch.fetch)
+    rows = await CraigslistAdapter().search(sapi, fetcher.fetch)
     assert [x.external_id for x in rows] == [e.site_id("craigslist") for e in simulator.search("craigslist")]
 
 
@@ -162,12 +140,12 @@ def test_pages_items_robots_and_bad_input(simulator: Simulator, running: Simulat
 
 
 async def test_listing_links_lead_to_pages_the_adapters_read(
-    simulator: Simulator, running: SimulatorServer, fetch: Fetcher
+    simulator: Simulator, running: SimulatorServer, fetcher: Fetcher
 ) -> None:
     simulator.set_step(8)
     query = SearchQuery(endpoint=running.endpoints()["craigslist"], options={"site": "boston"})
-    first = (await CraigslistAdapter().search(query, fetch.fetch))[0]
-    page = await fetch.fetch(first.url)
+    first = (await CraigslistAdapter().search(query, fetcher.fetch))[0]
+    page = await fetcher.fetch(first.url)
     [posting] = CraigslistAdapter().parse(page.text, page.url)
     entry = item(SEED, int(first.external_id) - 7_900_000_000)
     assert (posting.external_id, posting.url, posting.title) == (first.external_id, first.url, first.title)
@@ -175,5 +153,5 @@ async def test_listing_links_lead_to_pages_the_adapters_read(
     assert posting.posted_at is not None and int(posting.posted_at.timestamp()) == entry.posted_timestamp(
         simulator.epoch, simulator.step_seconds
     )
-    ebay = (await EbayAdapter().search(SearchQuery(endpoint=running.endpoints()["ebay"]), fetch.fetch))[0]
-    assert (await fetch.fetch(ebay.url)).status_code == 200
+    ebay = (await EbayAdapter().search(SearchQuery(endpoint=running.endpoints()["ebay"]), fetcher.fetch))[0]
+    assert (await fetcher.fetch(ebay.url)).status_code == 200

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from spyglass.config import Settings
-from spyglass.core.fetch import Fetcher
-from spyglass.core.retry import RetryPolicy
 from tests.support.http_server import LocalHttpServer, Reply, ServerRequest
 from tests.support.shared_fixtures import HAVE_MARKETPLACES, MARKETPLACES, MISSING_REASON
 
@@ -57,9 +55,3 @@ def serve(
 def server() -> Iterator[LocalHttpServer]:
     with LocalHttpServer() as running:
         yield running
-
-
-@pytest.fixture
-async def fetcher() -> AsyncIterator[Fetcher]:
-    async with Fetcher(fetch_settings(), retry=RetryPolicy(attempts=1)) as instance:
-        yield instance
