@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from spyglass.audit.models import AuditEvent
 from spyglass.cli import app
+from spyglass.config import Settings
 from spyglass.core.services import Services
 from spyglass.notifications import outbox, repository
 from spyglass.notifications.models import Channel, DeliveryStatus
@@ -31,6 +32,29 @@ from tests.support.http_server import LocalHttpServer
 NEW_SECRET = "rotated-secret-key-9876543210-ZYXWVUTSRQPONM"
 LOST_SECRET = "lost-secret-key-0000000000-qwertyuiopasdfgh"
 runner = CliRunner()
+
+
+@pytest.fixture
+def rotating_cli(
+    cli_env: Callable[[str], Path],  # noqa: F811 - fixture
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[[str], None]:
+    """Sets the CLI's environment for a rotation: the test database, ``NEW_SECRET`` as the app secret and
+    the given text as SPYGLASS_NOTIFICATIONS_PREVIOUS_SECRET_KEYS."""
+
+    def configure(previous: str) -> None:
+        cli_env(database_url)
+        monkeypatch.setenv("SPYGLASS_SECRET_KEY", NEW_SECRET)
+        monkeypatch.setenv("SPYGLASS_NOTIFICATIONS_PREVIOUS_SECRET_KEYS", previous)
+
+    return configure
+
+
+def _rotated(settings: Settings) -> Settings:
+    """``settings`` after the secret changed to ``NEW_SECRET``, with the test secret listed as the previous key."""
+    update = {"secret_key": SecretStr(NEW_SECRET), "notifications_previous_secret_keys": SecretStr(TEST_SECRET)}
+    return settings.model_copy(update=update)
 
 
 async def _targets(services: Services) -> dict[int, str]:
@@ -73,9 +97,7 @@ async def test_previous_keys_keep_deliveries_working_before_the_rotation(
     services: Services, webhook: LocalHttpServer
 ) -> None:
     [channel] = await _apprise_channels(services, webhook.port, 1)
-    services.settings = services.settings.model_copy(
-        update={"secret_key": SecretStr(NEW_SECRET), "notifications_previous_secret_keys": SecretStr(TEST_SECRET)}
-    )
+    services.settings = _rotated(services.settings)
     await emit(services, channel.user_id, outbox.EVENT_PRICE_DROP, {"title": "Lamp"}, "drop:1")
     await drain(services)
     assert [d.status for d in await deliveries(services)] == [DeliveryStatus.DELIVERED.value]
@@ -83,11 +105,7 @@ async def test_previous_keys_keep_deliveries_working_before_the_rotation(
 
 
 async def test_rotate_key_command_reseals_every_target_in_batches_audited_and_quiet(
-    services: Services,
-    webhook: LocalHttpServer,
-    cli_env: Callable[[str], Path],  # noqa: F811 - fixture
-    database_url: str,
-    monkeypatch: pytest.MonkeyPatch,
+    services: Services, webhook: LocalHttpServer, rotating_cli: Callable[[str], None]
 ) -> None:
     channels = await _apprise_channels(services, webhook.port, 5)
     ann = await create_user(services, username="ann", email="ann@example.com")
@@ -96,9 +114,7 @@ async def test_rotate_key_command_reseals_every_target_in_batches_audited_and_qu
     async with services.db.session(write=True) as session:  # a row from before encryption existed
         await session.execute(update(Channel).where(Channel.id == channels[4].id).values(target=clear_url))
     before = await _targets(services)
-    cli_env(database_url)
-    monkeypatch.setenv("SPYGLASS_SECRET_KEY", NEW_SECRET)
-    monkeypatch.setenv("SPYGLASS_NOTIFICATIONS_PREVIOUS_SECRET_KEYS", f" {LOST_SECRET} , {TEST_SECRET} ")
+    rotating_cli(f" {LOST_SECRET} , {TEST_SECRET} ")
 
     dry = runner.invoke(app, ["notifications", "rotate-key", "--batch-size", "2", "--dry-run"])
     assert dry.exit_code == 0, dry.output
@@ -138,19 +154,13 @@ async def test_rotate_key_command_reseals_every_target_in_batches_audited_and_qu
 
 
 async def test_rotate_key_lists_targets_no_key_opens_and_exits_1(
-    services: Services,
-    webhook: LocalHttpServer,
-    cli_env: Callable[[str], Path],  # noqa: F811 - fixture
-    database_url: str,
-    monkeypatch: pytest.MonkeyPatch,
+    services: Services, webhook: LocalHttpServer, rotating_cli: Callable[[str], None]
 ) -> None:
     first, lost = await _apprise_channels(services, webhook.port, 2)
     foreign = seal_target(LOST_SECRET, "ntfy://private-topic")
     async with services.db.session(write=True) as session:
         await session.execute(update(Channel).where(Channel.id == lost.id).values(target=foreign))
-    cli_env(database_url)
-    monkeypatch.setenv("SPYGLASS_SECRET_KEY", NEW_SECRET)
-    monkeypatch.setenv("SPYGLASS_NOTIFICATIONS_PREVIOUS_SECRET_KEYS", TEST_SECRET)
+    rotating_cli(TEST_SECRET)
 
     result = runner.invoke(app, ["notifications", "rotate-key"])
 
@@ -167,9 +177,7 @@ async def test_an_interrupted_rotation_resumes_and_never_overwrites_a_channel_sa
     services: Services, webhook: LocalHttpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     channels = await _apprise_channels(services, webhook.port, 4)
-    settings = services.settings.model_copy(
-        update={"secret_key": SecretStr(NEW_SECRET), "notifications_previous_secret_keys": SecretStr(TEST_SECRET)}
-    )
+    settings = _rotated(services.settings)
 
     class Interrupted(Exception):
         pass
