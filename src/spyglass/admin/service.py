@@ -51,6 +51,27 @@ def limit_keys(services: Services, user: User) -> dict[str, str]:
     }
 
 
+def _audit_change(
+    db: AsyncSession,
+    action: str,
+    *,
+    admin: CurrentUser,
+    target: User,
+    connection: Connection | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Audit an admin's change to ``target``'s account (an ``AuditAction``); the event also keeps the
+    user's name at the time, which ``details`` adds to."""
+    record(
+        db,
+        action,
+        user_id=target.id,
+        actor_id=admin.id,
+        connection=connection,
+        details={"username": target.username, **(details or {})},
+    )
+
+
 async def list_users(*, db: AsyncSession, query: UserQuery, page: PageRequest) -> Page[User]:
     """One page of users matching ``query``, newest first."""
     return await paginate(db, repository.users_statement(query), page)
@@ -98,13 +119,13 @@ async def change_role(
     if role != Role.ADMIN.value:
         _refuse_self(admin, target, admins, "remove your own admin role")
     old_role, target.role = target.role, role
-    record(
+    _audit_change(
         db,
         AuditAction.ADMIN_ROLE_CHANGED,
-        user_id=target.id,
-        actor_id=admin.id,
+        admin=admin,
+        target=target,
         connection=connection,
-        details={"username": target.username, "old_role": old_role, "new_role": role},
+        details={"old_role": old_role, "new_role": role},
     )
     await db.flush()
     return True
@@ -122,14 +143,7 @@ async def deactivate_user(
     target.is_active = False
     target.deactivated_at = utcnow()
     target.session_epoch += 1
-    record(
-        db,
-        AuditAction.ADMIN_USER_DEACTIVATED,
-        user_id=target.id,
-        actor_id=admin.id,
-        connection=connection,
-        details={"username": target.username},
-    )
+    _audit_change(db, AuditAction.ADMIN_USER_DEACTIVATED, admin=admin, target=target, connection=connection)
     await db.flush()
     return True
 
@@ -145,13 +159,13 @@ async def reactivate_user(
     inactive_since = target.deactivated_at
     target.is_active = True
     target.deactivated_at = None
-    record(
+    _audit_change(
         db,
         AuditAction.ADMIN_USER_REACTIVATED,
-        user_id=target.id,
-        actor_id=admin.id,
+        admin=admin,
+        target=target,
         connection=connection,
-        details={"username": target.username, "deactivated_at": inactive_since.isoformat() if inactive_since else None},
+        details={"deactivated_at": inactive_since.isoformat() if inactive_since else None},
     )
     await db.flush()
     return True
@@ -169,13 +183,13 @@ async def reset_rate_limits(
     target = await get_user(db=db, user_id=user_id)
     for category, key in limit_keys(services, target).items():
         await services.limiter.reset(category, key)
-    record(
+    _audit_change(
         db,
         AuditAction.ADMIN_RATE_LIMITS_RESET,
-        user_id=target.id,
-        actor_id=admin.id,
+        admin=admin,
+        target=target,
         connection=connection,
-        details={"username": target.username, "categories": sorted(services.limiter.items)},
+        details={"categories": sorted(services.limiter.items)},
     )
 
 
@@ -201,13 +215,13 @@ async def set_market_quotas(
     target = await get_user(db=db, user_id=user_id)
     previous = await market_quotas.set_override(db, user_id=target.id, override=override)
     if previous != override:
-        record(
+        _audit_change(
             db,
             AuditAction.ADMIN_MARKET_QUOTAS_CHANGED,
-            user_id=target.id,
-            actor_id=admin.id,
+            admin=admin,
+            target=target,
             connection=connection,
-            details={"username": target.username, "old": previous.as_dict(), "new": override.as_dict()},
+            details={"old": previous.as_dict(), "new": override.as_dict()},
         )
         await forget_views(services.cache, "market", [target.id])  # the searches page shows the quota
     return await market_quotas.quotas_for(db, user_id=target.id, settings=services.settings)
