@@ -27,6 +27,13 @@ Req = Request[Any, Any, Any]
 ADMIN_TAGS = ["admin"]
 Search = Annotated[str | None, QueryParameter(description="Host, target name or owner's username contains.")]
 VouchedOnly = Annotated[bool, QueryParameter(description="Only the targets an administrator vouches for.")]
+#: What the admin API's vouch and withdraw routes share: admins only, 200 with the target, these errors.
+API_CHANGE: dict[str, Any] = {
+    "guards": [require_admin],
+    "tags": ADMIN_TAGS,
+    "status_code": 200,
+    "responses": error_responses(400, 401, 404, 409, 422, 429),
+}
 
 
 class ReasonIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -88,6 +95,11 @@ async def _detail(
     return Template("admin/target.html", context=context, status_code=422 if errors else 200)
 
 
+def _back_to(target_id: int) -> Redirect:
+    """After a form: see the target's page again (with the flashed outcome)."""
+    return Redirect(f"/admin/scanner/targets/{target_id}", status_code=303)
+
+
 @get("/admin/scanner/targets/{target_id:int}", guards=[require_admin], include_in_schema=False)
 async def admin_target_page(db: AsyncSession, services: Services, target_id: Id) -> Template:
     """A target's owner, verification and vouch history, with the vouch or withdraw form."""
@@ -106,9 +118,9 @@ async def admin_vouch_form(
         return await _detail(db, services, target_id, errors=dict(exc.detail), reason=reason)
     except Conflict as exc:
         flash(request, exc.message, "info")
-        return Redirect(f"/admin/scanner/targets/{target_id}", status_code=303)
+        return _back_to(target_id)
     flash(request, f"You vouch for {found.target.base_url}; {found.owner} may run active scans on it.", "success")
-    return Redirect(f"/admin/scanner/targets/{target_id}", status_code=303)
+    return _back_to(target_id)
 
 
 @post("/admin/scanner/targets/{target_id:int}/withdraw", guards=[require_admin], include_in_schema=False)
@@ -125,10 +137,10 @@ async def admin_withdraw_form(
         return await _detail(db, services, target_id, errors=dict(exc.detail), reason=reason)
     except Conflict as exc:
         flash(request, exc.message, "info")
-        return Redirect(f"/admin/scanner/targets/{target_id}", status_code=303)
+        return _back_to(target_id)
     stopped = f" {len(cancelled)} active scan(s) of it cancelled." if cancelled else ""
     flash(request, f"The vouch for {found.target.base_url} is withdrawn.{stopped}", "success")
-    return Redirect(f"/admin/scanner/targets/{target_id}", status_code=303)
+    return _back_to(target_id)
 
 
 # ---------- admin JSON API ----------
@@ -159,14 +171,7 @@ async def api_admin_get_target(db: AsyncSession, services: Services, target_id: 
     return (await vouching.get_admin_target(db, target_id=target_id)).to_dict(services.settings)
 
 
-@post(
-    "/api/v1/admin/scanner/targets/{target_id:int}/vouch",
-    guards=[require_admin],
-    tags=ADMIN_TAGS,
-    summary="Vouch for a scan target (admins)",
-    status_code=200,
-    responses=error_responses(400, 401, 404, 409, 422, 429),
-)
+@post("/api/v1/admin/scanner/targets/{target_id:int}/vouch", summary="Vouch for a scan target (admins)", **API_CHANGE)
 async def api_admin_vouch(
     request: Req, db: AsyncSession, services: Services, me: CurrentUser, target_id: Id, data: JSONBody[ReasonIn]
 ) -> dict[str, Any]:
@@ -178,11 +183,8 @@ async def api_admin_vouch(
 
 @post(
     "/api/v1/admin/scanner/targets/{target_id:int}/withdraw",
-    guards=[require_admin],
-    tags=ADMIN_TAGS,
     summary="Withdraw the vouch for a scan target (admins)",
-    status_code=200,
-    responses=error_responses(400, 401, 404, 409, 422, 429),
+    **API_CHANGE,
 )
 async def api_admin_withdraw(
     request: Req, db: AsyncSession, services: Services, me: CurrentUser, target_id: Id, data: JSONBody[ReasonIn]
