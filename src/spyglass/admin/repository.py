@@ -90,8 +90,12 @@ async def database_version(session: AsyncSession) -> str:
 
 async def migration_revision(session: AsyncSession) -> str | None:
     """The revision recorded in ``alembic_version`` (None when the table is missing or empty)."""
+    query = text("select version_num from alembic_version")
     try:
+        options = (await session.connection()).sync_engine.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":  # a read session on PostgreSQL (core/db.py)
+            return await session.scalar(query)  # a failed statement spoils no transaction (and savepoints need one)
         async with session.begin_nested():
-            return await session.scalar(text("select version_num from alembic_version"))
+            return await session.scalar(query)
     except DBAPIError:
         return None
