@@ -352,3 +352,14 @@ async def test_a_finished_run_does_not_stay_running_on_the_cached_searches_page(
         assert run.status == "succeeded"
         assert reads and f'href="/runs/{run.id}">running' in reads[0]  # the race happened
         assert f'href="/runs/{run.id}"' not in (await client.get("/market/searches")).text
+
+
+async def test_a_cached_answer_carries_no_per_request_header(app: Litestar, services: Services) -> None:
+    """Checked, not a finding: the request id, rate-limit headers and session cookie come from middleware
+    outside the view cache, so a hit gets its own; the kept answer has none of them."""
+    alice = await create_user(services, username="alice")
+    async with _signed_in(app, alice) as client:
+        answers = [await client.get("/api/v1/market/favorites") for _ in range(3)]
+    assert services.cache.stats["views"].hits >= 2
+    assert len({answer.headers["x-request-id"] for answer in answers}) == 3
+    assert all("set-cookie" not in answer.headers for answer in answers[1:])
