@@ -223,7 +223,7 @@ async def set_market_quotas(
             connection=connection,
             details={"old": previous.as_dict(), "new": override.as_dict()},
         )
-        await forget_views(services.cache, "market", [target.id])  # the searches page shows the quota
+        await forget_views(services, "market", [target.id])  # the searches page shows the quota
     return await market_quotas.quotas_for(db, user_id=target.id, settings=services.settings)
 
 

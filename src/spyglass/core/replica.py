@@ -100,8 +100,11 @@ class ReplicaRouting:
     async def note_write(self) -> None:
         """The acting user (if any) is writing: their reads stay on the primary for the window."""
         user_id = acting_user_id.get()
-        if user_id is None:
-            return
+        if user_id is not None:
+            await self.note_writer(user_id)
+
+    async def note_writer(self, user_id: int) -> None:
+        """Something changed ``user_id``'s data: their reads stay on the primary for the window."""
         try:
             await self.writers.mark(user_id)
         except Exception:  # Redis away: the write itself must not fail for it

@@ -60,14 +60,21 @@ async def view_version(cache: Cache, area: str, user_id: int) -> str:
     return str(version)
 
 
-async def forget_views(cache: Cache, area: str, user_ids: Iterable[int]) -> None:
+async def forget_views(services: Services, area: str, user_ids: Iterable[int]) -> None:
     """Make every cached view of ``area`` of these users stale (call after the change committed; inside an
-    unsafe request it is repeated when the answer starts, after the request's transaction committed)."""
+    unsafe request it is repeated when the answer starts, after the request's transaction committed).
+
+    With a read replica, the users' next reads for a few seconds go to the primary (as after their own
+    writes): a lagging replica must not be what the fresh view is rendered from and then cached for the TTL.
+    """
     deferred = _FORGOTTEN_IN_REQUEST.get()
+    routing = services.db.routing
     for user_id in set(user_ids):
-        await cache.invalidate(VERSIONS, f"{area}:{user_id}")
+        await services.cache.invalidate(VERSIONS, f"{area}:{user_id}")
         if deferred is not None:
             deferred.add((area, user_id))
+        if routing is not None:
+            await routing.note_writer(user_id)
 
 
 def _area_of_path(path: str) -> str | None:

@@ -11,7 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from spyglass.core.view_cache import forget_views
+
 if TYPE_CHECKING:
+    from spyglass.core.services import Services
     from spyglass.engine.context import RunContext
 
 Handler = Callable[["RunContext"], Awaitable[dict[str, Any] | None]]
@@ -54,6 +57,9 @@ class JobKind:
     timeout_seconds: float = 300.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     description: str = ""
+    #: The area of the user's cached views that shows this kind's runs (core/view_cache.py): the engine forgets
+    #: the run owner's views of it whenever the run's status changes (claimed, retried, finished, cancelled).
+    view_area: str | None = None
 
 
 class UnknownKind(LookupError):
@@ -88,3 +94,13 @@ SYSTEM_SUBJECT_ID = 0
 def register_system_schedule(kind: str, *, interval_seconds: int) -> None:
     """Run ``kind`` every ``interval_seconds`` with no owner; the scheduler creates the schedule."""
     SYSTEM_SCHEDULES[kind] = interval_seconds
+
+
+async def forget_run_views(services: Services, kind_name: str, user_id: int | None) -> None:
+    """After a committed change of a run's status: its owner's cached views that show it are stale."""
+    try:
+        area = get_kind(kind_name).view_area
+    except UnknownKind:
+        return
+    if area is not None and user_id is not None:
+        await forget_views(services, area, [user_id])

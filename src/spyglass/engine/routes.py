@@ -23,6 +23,7 @@ from spyglass.core.errors import Conflict
 from spyglass.core.pagination import PageRequest, paginate
 from spyglass.core.services import Services
 from spyglass.engine import repository, service
+from spyglass.engine.kinds import forget_run_views
 from spyglass.engine.models import Run, RunStatus, WorkerHeartbeat
 from spyglass.web.templating import flash
 
@@ -201,8 +202,17 @@ async def _engine_overview(db: AsyncSession) -> dict[str, Any]:
     }
 
 
+async def _forget_owner_views(db: AsyncSession, services: Services, run_id: int) -> None:
+    """An admin changed a user's run: that user's cached pages showing it are stale (core/view_cache.py)."""
+    row = (await db.execute(select(Run.kind, Run.user_id).where(Run.id == run_id))).first()
+    if row is not None:
+        await forget_run_views(services, row.kind, row.user_id)
+
+
 @post("/admin/engine/runs/{run_id:int}/requeue", guards=[require_admin], include_in_schema=False)
-async def requeue_run(request: Request[Any, Any, Any], db: AsyncSession, me: CurrentUser, run_id: int) -> Redirect:
+async def requeue_run(
+    request: Request[Any, Any, Any], db: AsyncSession, services: Services, me: CurrentUser, run_id: int
+) -> Redirect:
     """Give a failed or cancelled run a fresh set of attempts."""
     result = await db.execute(
         update(Run)
@@ -221,14 +231,18 @@ async def requeue_run(request: Request[Any, Any, Any], db: AsyncSession, me: Cur
     if not result.rowcount:  # type: ignore[attr-defined]
         raise Conflict("Only failed or cancelled runs can be re-queued.")
     record(db, "admin.run_requeued", actor_id=me.id, connection=request, details={"run_id": run_id})
+    await _forget_owner_views(db, services, run_id)
     flash(request, f"Run {run_id} re-queued.", "success")
     return Redirect("/admin/engine")
 
 
 @post("/admin/engine/runs/{run_id:int}/cancel", guards=[require_admin], include_in_schema=False)
-async def admin_cancel_run(request: Request[Any, Any, Any], db: AsyncSession, me: CurrentUser, run_id: int) -> Redirect:
+async def admin_cancel_run(
+    request: Request[Any, Any, Any], db: AsyncSession, services: Services, me: CurrentUser, run_id: int
+) -> Redirect:
     status = await service.cancel_run(db, run_id=run_id, user_id=me.id, is_admin=True)
     record(db, "admin.run_cancelled", actor_id=me.id, connection=request, details={"run_id": run_id})
+    await _forget_owner_views(db, services, run_id)
     flash(request, f"Run {run_id}: {'cancelled' if status == RunStatus.CANCELLED else 'stopping'}.", "success")
     return Redirect("/admin/engine")
 

@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.engine import repository
 from spyglass.engine.context import RunContext
-from spyglass.engine.kinds import JobKind, PermanentError, TransientError, UnknownKind, get_kind
+from spyglass.engine.kinds import (
+    JobKind,
+    PermanentError,
+    TransientError,
+    UnknownKind,
+    forget_run_views,
+    get_kind,
+)
 from spyglass.engine.models import Run, RunStatus, WorkerHeartbeat
 
 if TYPE_CHECKING:
@@ -96,6 +103,7 @@ class Runner:
                 run = await self._claim(run_id)
                 if run is None:
                     return
+                await forget_run_views(self.services, run.kind, run.user_id)  # now "running"
                 await self._execute_claimed(run)
         finally:
             if self._on_delivery_done is not None:
@@ -196,6 +204,7 @@ class Runner:
             )
 
         await self._write(retry)
+        await forget_run_views(self.services, run.kind, run.user_id)
         self.metrics.retried.labels(run.kind).inc()
         await self.services.run_events.publish(run.id, {"status": "queued", "stage": f"retrying in {round(delay)} s"})
 
@@ -209,6 +218,7 @@ class Runner:
 
         done = await self._write(finish)
         if done:
+            await forget_run_views(self.services, run.kind, run.user_id)
             self.metrics.observe_finish(run.kind, status)
             await self.services.run_events.publish(
                 run.id, {"status": status.value, "progress": 100 if status == RunStatus.SUCCEEDED else None}

@@ -132,8 +132,8 @@ async def _own_search_name(session: AsyncSession, *, user_id: int, listing_id: i
     return name or ""
 
 
-async def price_dropped(session: AsyncSession, *, listing: Listing, old_price: Decimal, now: datetime) -> None:
-    """Tell the users watching ``listing`` (a met price alert, or a favorite) that its price fell."""
+async def price_dropped(session: AsyncSession, *, listing: Listing, old_price: Decimal, now: datetime) -> set[int]:
+    """Tell the users watching ``listing`` (a met price alert, or a favorite) that its price fell; answers who."""
     assert listing.price is not None
     change_id = await session.scalar(select(func.max(PriceHistory.id)).where(PriceHistory.listing_id == listing.id))
     watchers: set[int] = set()
@@ -149,7 +149,7 @@ async def price_dropped(session: AsyncSession, *, listing: Listing, old_price: D
     favorites = await session.scalars(select(Favorite.user_id).where(Favorite.listing_id == listing.id))
     watchers.update(favorites.all())
     if not watchers:
-        return
+        return watchers
     payload = {
         "listing_id": listing.id,
         "title": listing.title,
@@ -173,3 +173,4 @@ async def price_dropped(session: AsyncSession, *, listing: Listing, old_price: D
             listing_id=listing.id,
             event=EVENT_PRICE_DROP,
         )
+    return watchers

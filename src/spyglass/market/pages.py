@@ -324,7 +324,7 @@ async def listing_page(db: AsyncSession, services: Services, me: CurrentUser, li
     if any(not match.seen for match, _ in detail.matches):
         async with services.db.session(write=True) as session:
             await listings.mark_seen(session, user_id=me.id, listing_id=detail.listing.id)
-        await forget_views(services.cache, "market", [me.id])  # the "new" badges are gone from every page
+        await forget_views(services, "market", [me.id])  # the "new" badges are gone from every page
     deals = [match.deal_percent for match, _ in detail.matches if match.deal_percent is not None]
     return Template(
         "market/listing.html",

@@ -49,6 +49,8 @@ class StoreOutcome:
     gone: int = 0
     grouped: int = 0
     repeat: bool = False
+    #: Users (besides the search's owner) who got a price-drop alert: their market pages changed too.
+    alerted_users: set[int] = field(default_factory=set)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -372,7 +374,7 @@ async def store_run(
     await alerts.new_listings(session, search=search, listings=[by_id[i] for i in outcome.new_matches if i in by_id])
     for listing, old_price in changes:
         if old_price is not None and listing.price is not None and listing.price < old_price:
-            await alerts.price_dropped(session, listing=listing, old_price=old_price, now=now)
+            outcome.alerted_users |= await alerts.price_dropped(session, listing=listing, old_price=old_price, now=now)
 
     search.last_run_at = now
     search.last_run_id = run_id

@@ -7,7 +7,6 @@ with the sites named (transient failures are retried by the engine).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from spyglass.core.db import utcnow
@@ -29,16 +28,6 @@ async def run_search(ctx: RunContext) -> dict[str, Any]:
         search = await session.get(SavedSearch, ctx.subject_id) if ctx.subject_id else None
     if search is None:
         return {"skipped": "the search was deleted"}
-    # The owner's market pages show this run (running, then its results or failure): see core/view_cache.py.
-    await forget_views(services.cache, "market", [search.user_id])
-    try:
-        return await _search_and_store(ctx, search, started)
-    finally:
-        await forget_views(services.cache, "market", [search.user_id])
-
-
-async def _search_and_store(ctx: RunContext, search: SavedSearch, started: datetime) -> dict[str, Any]:
-    services = ctx.services
     try:
         collected = await collect(search, settings=services.settings, fetcher=services.fetcher, progress=ctx.progress)
     except QueryError as exc:  # saved before a change of the query language: the user must edit it
@@ -65,6 +54,9 @@ async def _search_and_store(ctx: RunContext, search: SavedSearch, started: datet
             gone_after=services.settings.market_gone_after_runs,
             image_hashes=hashes,
         )
+    # Watchers alerted of a price drop see it on their market pages at once (the owner's pages are refreshed by
+    # the engine with the run itself: the kind's view_area).
+    await forget_views(services, "market", outcome.alerted_users)
     pages = sum(collected.pages.values())
     return {"fetched": collected.fetched, "kept": collected.kept, "pages": pages, **outcome.stats(), "errors": failures}
 
@@ -101,5 +93,6 @@ register_kind(
         timeout_seconds=600,
         retry=RetryPolicy(max_attempts=3, base_seconds=30, cap_seconds=600),
         description="Run a saved marketplace search and store new listings, price changes and alerts.",
+        view_area="market",
     )
 )
