@@ -133,3 +133,19 @@ async def test_the_api_is_not_crawling_but_the_results_page_is(server: LocalHttp
     with pytest.raises(PermanentFetchError, match="robots"):
         await EbayAdapter().search(query, polite)
     assert server.hits("/sch/i.html") == 0
+
+
+def test_configure_applies_the_settings_it_is_given_every_time() -> None:
+    """A keyset left on the adapter behind configure's back (a test restoring it) is replaced on the next call:
+    a search without a keyset must read the results page, not the API (an order-dependent failure before)."""
+    from spyglass.market.adapters import configure, ebay
+    from tests.market.adapters.conftest import fetch_settings
+
+    before = ebay.ADAPTER.credentials
+    try:
+        configure(fetch_settings())
+        ebay.ADAPTER.credentials = EbayCredentials("Spy-PRD-1", "PRD-s3cret", "EBAY_US")
+        configure(fetch_settings())
+        assert ebay.ADAPTER.credentials is None
+    finally:
+        ebay.ADAPTER.credentials = before

@@ -18,29 +18,17 @@ def load_all() -> None:
         importlib.import_module(f"spyglass.market.adapters.{module}")
 
 
-_configured: tuple[object, ...] | None = None
-
-
 def configure(settings: Settings) -> None:
     """Give the adapters what they take from the settings (eBay keyset, Craigslist area list).
 
-    Called before every search (job, preview, command line); idempotent: it changes the adapters only
-    when these settings differ from the last ones applied (a process normally has one set).
+    Called before every search (job, preview, command line). It always applies the settings it is given
+    (a few attribute assignments): remembering the last ones applied let a change made behind its back
+    (a test restoring the adapters) survive the next call.
     """
-    global _configured
     from spyglass.market.adapters import craigslist, ebay
 
     client_id = settings.market_ebay_client_id
     secret = settings.market_ebay_client_secret
-    key = (
-        client_id,
-        secret.get_secret_value() if secret is not None else None,
-        settings.market_ebay_marketplace_id,
-        settings.market_adapter_craigslist_areas_url,
-        settings.market_adapter_areas_cache_seconds,
-    )
-    if key == _configured:
-        return
     ebay.ADAPTER.credentials = (
         ebay.EbayCredentials(client_id, secret.get_secret_value(), settings.market_ebay_marketplace_id)
         if client_id and secret is not None
@@ -48,4 +36,3 @@ def configure(settings: Settings) -> None:
     )
     craigslist.ADAPTER.areas_url = settings.market_adapter_craigslist_areas_url
     craigslist.ADAPTER.areas.ttl = settings.market_adapter_areas_cache_seconds
-    _configured = key
