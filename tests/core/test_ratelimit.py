@@ -161,3 +161,26 @@ async def test_idle_keys_are_swept_from_memory(key: str) -> None:
 
     assert key not in storage.events
     assert len(storage.events) == 3
+
+
+async def test_a_hit_on_redis_is_one_script_call_that_agrees_with_the_librarys_window(redis_url: str, key: str) -> None:
+    from redis.asyncio import Redis
+
+    limiter = RateLimiter(limits={"api": "5/minute"}, redis_url=redis_url, metrics=Metrics())
+    client = Redis.from_url(redis_url)
+    try:
+        await limiter.hit("api", key)  # loads the script
+        calls = {name: int(stats["calls"]) for name, stats in (await client.info("commandstats")).items()}
+        hit = await limiter.hit("api", key)
+        after = {name: int(stats["calls"]) for name, stats in (await client.info("commandstats")).items()}
+        changed = {name: after[name] - calls.get(name, 0) for name in after if after[name] != calls.get(name, 0)}
+        # One EVALSHA from the client for the hit (INFO itself is counted once between the two readings); the
+        # list commands are the script's own, run inside Redis.
+        inside_the_script = {"cmdstat_lindex", "cmdstat_lpush", "cmdstat_ltrim", "cmdstat_expire", "cmdstat_llen"}
+        assert changed.pop("cmdstat_evalsha") == 1 and changed.pop("cmdstat_info") == 1
+        assert set(changed) <= inside_the_script
+        window = await limiter.status("api", key)  # the limits library's own window script
+        assert (hit.remaining, hit.limit) == (window.remaining, window.limit) == (3, 5)
+        assert abs(hit.reset_in - window.reset_in) <= 1 and 58 <= hit.reset_in <= 60
+    finally:
+        await client.aclose()

@@ -6,6 +6,7 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MovingWindowSupport, RedisStorage, Storage
@@ -117,6 +118,39 @@ class InlineMemoryStorage(Storage, MovingWindowSupport):
             self._expiry.pop(key, None)
 
 
+#: One round trip for a hit on Redis: ``limits``' moving-window acquire, then its window count, in one script
+#: (the library runs them as two). Same list layout and key as ``limits``, so its ``clear`` and
+#: ``get_window_stats`` keep working on the same windows. Returns {acquired, oldest entry in the window, count}.
+HIT_AND_COUNT = """
+local now = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local expiry = tonumber(ARGV[3])
+local acquired = 0
+local entry = redis.call('lindex', KEYS[1], limit - 1)
+if not (entry and tonumber(entry) >= now - expiry) then
+    redis.call('lpush', KEYS[1], now)
+    redis.call('ltrim', KEYS[1], 0, limit - 1)
+    redis.call('expire', KEYS[1], expiry)
+    acquired = 1
+end
+local low, high, found = 0, redis.call('llen', KEYS[1]) - 1, nil
+while low <= high do
+    local mid = math.floor((low + high) / 2)
+    local value = tonumber(redis.call('lindex', KEYS[1], mid))
+    if value and value >= now - expiry then
+        found = mid
+        low = mid + 1
+    else
+        high = mid - 1
+    end
+end
+if found then
+    return {acquired, redis.call('lindex', KEYS[1], found), found + 1}
+end
+return {acquired, tostring(now), 0}
+"""
+
+
 class RateLimiter:
     """Moving-window limits by category (``api``, ``login``, ...) and key (``user:42`` or ``ip:1.2.3.4``)."""
 
@@ -130,14 +164,28 @@ class RateLimiter:
         self.strategy = MovingWindowRateLimiter(self.storage)
         self.enabled = enabled
         self._metrics = metrics
+        self._hit_and_count: Any = None
+        if isinstance(self.storage, RedisStorage):
+            bridge: Any = self.storage.bridge  # the redis-py bridge (implementation="redispy" above)
+            self._hit_and_count = bridge.get_connection().register_script(HIT_AND_COUNT)
+            self._redis_key = bridge.prefixed_key
 
     async def hit(self, category: str, key: str) -> LimitStatus:
         """Count one request; raise RateLimited (429) when the window is full."""
         item = self.items[category]
         if not self.enabled:
             return LimitStatus(category, key, item.amount, item.amount, 0)
-        allowed = await self.strategy.hit(item, category, key)
-        status = await self.status(category, key)
+        if self._hit_and_count is not None:
+            expiry = item.get_expiry()
+            acquired, oldest, count = await self._hit_and_count(
+                [self._redis_key(item.key_for(category, key))], [time.time(), item.amount, expiry]
+            )
+            allowed = bool(acquired)
+            reset_in = max(0, math.ceil(float(oldest) + expiry - time.time()))
+            status = LimitStatus(category, key, item.amount, item.amount - int(count), reset_in)
+        else:
+            allowed = await self.strategy.hit(item, category, key)
+            status = await self.status(category, key)
         if not allowed:
             self._metrics.rate_limited.labels(category).inc()
             headers = status.headers() | {"Retry-After": str(max(status.reset_in, 1))}
