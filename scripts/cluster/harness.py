@@ -128,9 +128,14 @@ def time_to_answer(user: User, started: float, limit: float = 60.0) -> float | N
     return time.monotonic() - started if wait_for(answers, limit, interval=0.1) else None
 
 
-def fault(report: Report, user: User, name: str, deal: Callable[[], object]) -> None:
-    """Deal a fault, then check that the service answers again within the limit."""
+def fault(
+    report: Report, user: User, name: str, deal: Callable[[], object], prepare: Callable[[], object] | None = None
+) -> None:
+    """Deal a fault, then check that the service answers again within the limit, counted from the fault
+    (``prepare`` runs first and is not counted: putting work in flight can take a while)."""
     print(f"* chaos: {name}", flush=True)
+    if prepare is not None:
+        prepare()
     started = time.monotonic()
     deal()
     waited = time_to_answer(user, started)

@@ -149,25 +149,36 @@ def run_scenario(stack: Stack, report: Report) -> None:
     print("* chaos", flush=True)
     workers = [w for w in stack.workers if w.alive()]
     leader = leader_pid(db)
-    victim = next((w for w in workers if w.pid != leader), workers[0])
+    followers = [w for w in workers if w.pid != leader] or workers
+    chosen: dict[str, Any] = {"victim": followers[0], "held": 0}
 
-    def kill_worker() -> None:
+    def runs_held_by(worker: Any) -> int:
+        owner = f"%:{worker.pid}:%"
+        sql = "SELECT count(*) FROM runs WHERE status = 'running' AND lease_owner LIKE :owner"
+        return int(db.value(sql, owner=owner) or 0)
+
+    def put_runs_in_flight() -> None:
+        """Start runs and wait (up to 20 s) until a worker that does not lead holds some: that one is killed."""
         run_searches_now(user, search_ids)
         launch_scan(user, target_id)
-        held = wait_for(
-            lambda: db.value(
-                "SELECT count(*) FROM runs WHERE status = 'running' AND lease_owner LIKE :owner",
-                owner=f"%:{victim.pid}:%",
-            ),
-            20,
-            interval=0.2,
-        )
+
+        def busy_follower() -> Any:
+            for worker in followers:
+                if (held := runs_held_by(worker)) > 0:
+                    chosen.update(victim=worker, held=held)
+                    return worker
+            return None
+
+        wait_for(busy_follower, 20, interval=0.2)
+
+    def kill_worker() -> None:
+        victim = chosen["victim"]
         stack.supervisor.kill(victim, signal.SIGKILL)
-        report.note(f"worker pid {victim.pid} killed while running {held or 0} run(s)")
+        report.note(f"worker pid {victim.pid} killed while running {chosen['held']} run(s)")
         stack.workers.remove(victim)
         stack.workers.append(stack.start_worker(f"{victim.name}-restarted"))
 
-    fault(report, user, "SIGKILL a worker in the middle of runs", kill_worker)
+    fault(report, user, "SIGKILL a worker in the middle of runs", kill_worker, prepare=put_runs_in_flight)
 
     def restart_redis() -> None:
         run_searches_now(user, search_ids)
