@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Integer, Select, and_, bindparam, case, exists, func, select, update
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -256,16 +256,23 @@ async def export_listings(db: AsyncSession, *, user_id: int, filters: ListingFil
     return page.items
 
 
-async def _visible(db: AsyncSession, *, user_id: int, listing_id: int) -> bool:
-    matched = exists().where(ListingMatch.listing_id == listing_id, ListingMatch.user_id == user_id)
-    favorite = exists().where(Favorite.listing_id == listing_id, Favorite.user_id == user_id)
-    return bool(await db.scalar(select(matched | favorite)))
+def _visible_to(user_id: int) -> ColumnElement[bool]:
+    """The condition that the listing in the statement is one of the user's: matched by one of their searches,
+    or favorited while they could see it."""
+    matched = exists().where(ListingMatch.listing_id == Listing.id, ListingMatch.user_id == user_id)
+    favorite = exists().where(Favorite.listing_id == Listing.id, Favorite.user_id == user_id)
+    # Only the listing is the outer row: a statement that also joins the user's favorite must not correlate it.
+    return matched.correlate(Listing) | favorite.correlate(Listing)
 
 
 async def get_listing(db: AsyncSession, *, user_id: int, listing_id: int) -> Listing:
     """A listing one of the user's searches matched (or the user favorited), or NotFound."""
-    listing = await db.get(Listing, listing_id) if is_valid_id(listing_id) else None
-    if listing is None or not await _visible(db, user_id=user_id, listing_id=listing_id):
+    listing = (
+        await db.scalar(select(Listing).where(Listing.id == listing_id, _visible_to(user_id)))
+        if is_valid_id(listing_id)
+        else None
+    )
+    if listing is None:
         raise NotFound("No such listing.")
     return listing
 
@@ -298,13 +305,12 @@ async def listing_detail(db: AsyncSession, *, user_id: int, listing_id: int) -> 
     # One statement for the listing, whether the user may see it, and their favorite and price alert of it.
     favorite_of = and_(Favorite.listing_id == Listing.id, Favorite.user_id == user_id)
     alert_of = and_(PriceAlert.listing_id == Listing.id, PriceAlert.user_id == user_id)
-    matched = exists().where(ListingMatch.listing_id == Listing.id, ListingMatch.user_id == user_id)
     found = (
         await db.execute(
             select(Listing, Favorite, PriceAlert)
             .outerjoin(Favorite, favorite_of)
             .outerjoin(PriceAlert, alert_of)
-            .where(Listing.id == listing_id, matched | Favorite.id.is_not(None))
+            .where(Listing.id == listing_id, _visible_to(user_id))
         )
     ).first()
     if found is None:
