@@ -10,10 +10,8 @@ from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.accounts.auth import CurrentUser
+from spyglass.core.request_context import SAFE_METHODS
 from spyglass.core.services import Services
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
 
 # Every provider below takes ``services`` although most do not need it: Litestar resolves the
 # dependencies of one level concurrently in an anyio task group (a task per dependency, per request),

@@ -8,8 +8,12 @@ from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("spyglass_request_id", default=None)
 
+#: Methods that only read: a read session (``core/dependencies.py``), no forgetting of cached views.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-def _header(scope: Any, name: bytes) -> str | None:
+
+def header(scope: Any, name: bytes) -> str | None:
+    """The first value of request header ``name`` (lower-case bytes), or None."""
     for key, value in scope.get("headers", ()):
         if key == name:
             return str(value.decode("latin-1"))
@@ -21,7 +25,7 @@ def client_ip(scope: Any, trusted_proxies: list[str]) -> str:
     client = scope.get("client")
     peer = client[0] if client else "unknown"
     if trusted_proxies and _is_trusted(peer, trusted_proxies):
-        forwarded = _header(scope, b"x-forwarded-for")
+        forwarded = header(scope, b"x-forwarded-for")
         if forwarded:
             hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
             for hop in reversed(hops):
@@ -47,5 +51,5 @@ def _is_trusted(address: str, trusted: list[str]) -> bool:
 
 
 def user_agent(scope: Any) -> str | None:
-    value = _header(scope, b"user-agent")
+    value = header(scope, b"user-agent")
     return value[:300] if value else None

@@ -9,10 +9,11 @@ that changes what the user would see forgets it (``forget_views``) and the next 
   (``AREA_PATHS``; for the market also ``/runs/``, whose cancel ends a queued search run the pages show),
   when its answer starts, and so after its transaction committed (Litestar closes the request's
   dependencies first) but before the client can send its next read;
-- writers outside a request call ``forget_views`` themselves (a market run, for its search's owner;
-  the listing page, when opening it marks the user's matches seen). A ``forget_views`` inside an unsafe
-  request (an admin changing a user's quota) is repeated when that request's answer starts: the first
-  one ran before the commit, and a read in between kept the old answer under the new version.
+- other writers call ``forget_views`` themselves: the engine for a run's owner whenever the run's status
+  changes (``JobKind.view_area``), a market run for the users it alerted of a price drop, the listing
+  page when opening it marks the user's matches seen. A ``forget_views`` inside an unsafe request (an
+  admin changing a user's quota or run) is repeated when that request's answer starts: the first one
+  ran before the commit, and a read in between kept the old answer under the new version.
 
 The namespace's TTL (``SPYGLASS_CACHE_TTL_VIEWS``) bounds what nothing announces: a shared listing that
 another user's search updated, the next run time moving on. Only complete 200 answers without
@@ -32,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 from litestar.connection import ASGIConnection
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from spyglass.core.csrf import CSRF_COOKIE
+from spyglass.core.request_context import SAFE_METHODS, header
 from spyglass.web.templating import FLASH_KEY
 
 if TYPE_CHECKING:
@@ -41,18 +44,19 @@ if TYPE_CHECKING:
 
 VIEWS = "views"
 VERSIONS = "view_versions"
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Where a user's writes change the area's views.
 AREA_PATHS: dict[str, tuple[str, ...]] = {"market": ("/market/", "/api/v1/market/", "/runs/", "/api/v1/runs/")}
-CSRF_COOKIE_NAME = "spyglass_csrf"
-CSRF_COOKIE = CSRF_COOKIE_NAME.encode() + b"="
 #: The (area, user id) pairs ``forget_views`` forgot during the current unsafe request, forgotten again at its answer.
 _FORGOTTEN_IN_REQUEST: ContextVar[set[tuple[str, int]] | None] = ContextVar("forgotten_in_request", default=None)
 
 
+def _version_key(area: str, user_id: int) -> str:
+    return f"{area}:{user_id}"
+
+
 async def view_version(cache: Cache, area: str, user_id: int) -> str:
     """The user's current version of ``area`` (a new one after ``forget_views``)."""
-    key = f"{area}:{user_id}"
+    key = _version_key(area, user_id)
     version = await cache.get(VERSIONS, key, count=False)
     if version is None:
         version = secrets.token_hex(6)
@@ -70,7 +74,7 @@ async def forget_views(services: Services, area: str, user_ids: Iterable[int]) -
     deferred = _FORGOTTEN_IN_REQUEST.get()
     routing = services.db.routing
     for user_id in set(user_ids):
-        await services.cache.invalidate(VERSIONS, f"{area}:{user_id}")
+        await services.cache.invalidate(VERSIONS, _version_key(area, user_id))
         if deferred is not None:
             deferred.add((area, user_id))
         if routing is not None:
@@ -84,20 +88,13 @@ def _area_of_path(path: str) -> str | None:
     return None
 
 
-def _header(scope: Scope, name: bytes) -> bytes:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return b""
-
-
 def _csrf_cookie(scope: Scope) -> bytes:
     """The CSRF cookie as Litestar reads it, and so as the page embeds it (of two cookies of the name, the
     last); a plain search of the header would find the first, or a cookie whose name ends in it."""
-    if CSRF_COOKIE not in _header(scope, b"cookie"):
+    if CSRF_COOKIE + "=" not in (header(scope, b"cookie") or ""):
         return b""
     # The CSRF middleware parsed the cookies already; the connection reads them from the scope's state.
-    return ASGIConnection[Any, Any, Any, Any](scope).cookies.get(CSRF_COOKIE_NAME, "").encode("latin-1")
+    return ASGIConnection[Any, Any, Any, Any](scope).cookies.get(CSRF_COOKIE, "").encode("latin-1")
 
 
 def _view_key(scope: Scope, user: CurrentUser, version: str) -> str | None:
@@ -113,7 +110,7 @@ def _view_key(scope: Scope, user: CurrentUser, version: str) -> str | None:
             scope["path"].encode(),
             scope.get("query_string", b""),
             csrf,
-            _header(scope, b"hx-request"),
+            (header(scope, b"hx-request") or "").encode("latin-1"),
             f"{user.username}\0{user.role}\0{user.email_verified}".encode(),
         ]
     )
@@ -133,7 +130,7 @@ class ViewCacheMiddleware:
         user: CurrentUser = scope["user"]
         services: Services = scope["litestar_app"].state.services
         method: str = scope["method"]  # type: ignore[typeddict-item]  # an HTTP scope (checked above)
-        if method in UNSAFE_METHODS:
+        if method not in SAFE_METHODS:
             await self._write(scope, receive, send, services.cache, user)
             return
         handler = scope.get("route_handler")
@@ -163,7 +160,7 @@ class ViewCacheMiddleware:
 
         async def forget() -> None:
             for forgotten_area, user_id in list(forgotten):
-                await cache.invalidate(VERSIONS, f"{forgotten_area}:{user_id}")
+                await cache.invalidate(VERSIONS, _version_key(forgotten_area, user_id))
 
         async def forget_then_send(message: Message) -> None:
             nonlocal started
