@@ -209,8 +209,8 @@ SECTIONS: list[tuple[str, str, dict[str, str]]] = [
         {
             "allow_private_targets": "Networks and hosts exempt from the private-address refusal (tests, "
             "demos, intranet shops).",
-            "verified_targets": "Hosts the operator vouches for: they will count as proven for active security scans "
-            "(read by the scanner, which is not built yet).",
+            "verified_targets": "Hosts the operator vouches for: the scanner counts them as proven for active security "
+            "scans without an ownership check (admins can also vouch for one target in the admin pages).",
             "http_user_agent": "User-Agent of outbound requests. Unset: `Spyglass/<version> (+<base_url>)`.",
             "http_timeout_seconds": "Timeout of one outbound request (and of its DNS resolution).",
             "http_max_response_bytes": "Largest response body read; the rest is refused.",
