@@ -11,7 +11,6 @@ setting is written here. A setting without a description stops the script (and
 
 from __future__ import annotations
 
-import argparse
 import sys
 import types
 import typing
@@ -418,18 +417,10 @@ def render() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail when docs/configuration.md is out of date")
-    args = parser.parse_args()
-    text = render()
-    if args.check:
-        if not DOC.exists() or DOC.read_text() != text:
-            print("docs/configuration.md is out of date: run scripts/gen_config_docs.py", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(text)
-    print(f"wrote {DOC.relative_to(ROOT)}")
-    return 0
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from docgen import write_or_check
+
+    return write_or_check(DOC, render, __doc__.splitlines()[0], __file__)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ cannot drift; the rest of the document is written by hand. ``tests/scanner/test_
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -89,19 +88,10 @@ def render(current: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail when docs/scanner.md is out of date")
-    args = parser.parse_args()
-    current = DOC.read_text()
-    text = render(current)
-    if args.check:
-        if text != current:
-            print("docs/scanner.md is out of date: run scripts/gen_scanner_docs.py", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(text)
-    print(f"wrote {DOC.relative_to(ROOT)}")
-    return 0
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from docgen import write_or_check
+
+    return write_or_check(DOC, lambda: render(DOC.read_text()), __doc__.splitlines()[0], __file__)
 
 
 if __name__ == "__main__":
