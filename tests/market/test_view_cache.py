@@ -15,6 +15,7 @@ from spyglass.app import create_app
 from spyglass.core.services import Services
 from spyglass.core.view_cache import VIEWS, forget_views
 from spyglass.market import service
+from spyglass.market.listing_params import MARKET_AREAS
 from spyglass.market.models import Listing
 from tests.conftest import make_settings
 from tests.market.helpers import bearer, execute_search, listings_by_sku, search_body
@@ -70,7 +71,7 @@ async def test_reads_are_cached_per_user_and_every_change_of_theirs_shows_at_onc
         await _rename_behind_the_caches_back(services, lens.id, "Canon 50mm f/1.4 lens")
         stale = await client.get("/api/v1/market/listings", headers=as_alice)
         assert "Canon 50mm lens" in stale.text and "f/1.4" not in stale.text
-        await forget_views(services, "market", [alice.id])
+        await forget_views(services, MARKET_AREAS, [alice.id])
         assert "Canon 50mm f/1.4 lens" in (await client.get("/api/v1/market/listings", headers=as_alice)).text
 
         # ... her own writes show at once: a favorite, then a search edited and run again with a new listing.

@@ -153,7 +153,7 @@ async def test_an_admin_quota_change_is_not_hidden_by_a_read_before_it_commits(
 
         async def invalidate_then_read(namespace: str, key: object) -> None:
             await real_invalidate(namespace, key)
-            if namespace == VERSIONS and key == f"market:{alice.id}" and not reads:
+            if namespace == VERSIONS and key == f"market.searches:{alice.id}" and not reads:
                 reads.append((await client.get("/market/searches")).text)
 
         monkeypatch.setattr(services.cache, "invalidate", invalidate_then_read)
@@ -322,7 +322,7 @@ async def test_a_finished_run_does_not_stay_running_on_the_cached_searches_page(
 
         async def invalidate_then_read(namespace: str, key: object) -> None:
             await real_invalidate(namespace, key)
-            if namespace == VERSIONS and key == f"market:{alice.id}":
+            if namespace == VERSIONS and key == f"market.searches:{alice.id}":
                 forgets.append(str(key))
                 # After every forget during the run Alice reloads her dashboard, caching what it shows then.
                 reads.append((await client.get("/market/searches")).text)

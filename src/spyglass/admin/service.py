@@ -30,6 +30,7 @@ from spyglass.core.ratelimit import LimitStatus
 from spyglass.core.services import Services
 from spyglass.core.view_cache import forget_views
 from spyglass.market import quotas as market_quotas
+from spyglass.market.listing_params import SEARCHES_AREA
 
 Connection = ASGIConnection[Any, Any, Any, Any]
 RECENT_ACTIVITY_SIZE = 20
@@ -223,7 +224,7 @@ async def set_market_quotas(
             connection=connection,
             details={"old": previous.as_dict(), "new": override.as_dict()},
         )
-        await forget_views(services, "market", [target.id])  # the searches page shows the quota
+        await forget_views(services, SEARCHES_AREA, [target.id])  # the searches page shows the quota
     return await market_quotas.quotas_for(db, user_id=target.id, settings=services.settings)
 
 

@@ -3,23 +3,29 @@
 The key is the user, the user's current *version* of the area, the path and query, and what else the
 page depends on (the CSRF cookie embedded in forms, ``HX-Request`` partials, the user's name and role
 shown in the navigation). The version is a random token kept in the cache ("view_versions"); anything
-that changes what the user would see forgets it (``forget_views``) and the next read renders afresh:
+that changes what the user would see forgets it (``forget_views``) and the next read renders afresh.
+Areas are as fine as what their writes change: the market has ``market.searches`` (the searches
+dashboard and API) and ``market.listings`` (listings, a listing, favorites, alerts, a search's
+statistics), so editing a search's keywords keeps the listing pages cached. Who forgets:
 
 - every unsafe request (POST, PUT, PATCH, DELETE) a signed-in user makes under an area's paths
-  (``AREA_PATHS``; for the market also ``/runs/``, whose cancel ends a queued search run the pages show),
-  when its answer starts, and so after its transaction committed (Litestar closes the request's
-  dependencies first) but before the client can send its next read;
-- other writers call ``forget_views`` themselves: the engine for a run's owner whenever the run's status
-  changes (``JobKind.view_area``), a market run for the users it alerted of a price drop, the listing
-  page when opening it marks the user's matches seen. A ``forget_views`` inside an unsafe request (an
+  (``FORGOTTEN_BY_PATH``; for the market also ``/runs/``, whose cancel ends a queued search run the pages
+  show) forgets every area of those paths, unless its route declares less with ``opt={"view_forgets":
+  (AREA, ...)}``; it does so when its answer starts, and so after its transaction committed (Litestar
+  closes the request's dependencies first) but before the client can send its next read;
+- handlers and other writers call ``forget_views`` themselves: a search edit that renames the search
+  (the listing pages show search names), the engine for a run's owner whenever the run's status changes
+  (``JobKind.view_areas``), a market run for the users it alerted of a price drop, the listing page when
+  opening it marks the user's matches seen. A ``forget_views`` inside an unsafe request (a rename, an
   admin changing a user's quota or run) is repeated when that request's answer starts: the first one
   ran before the commit, and a read in between kept the old answer under the new version.
 
-The namespace's TTL (``SPYGLASS_CACHE_TTL_VIEWS``) bounds what nothing announces: a shared listing that
-another user's search updated, the next run time moving on. Only complete 200 answers without
-``Set-Cookie`` are kept; a request whose session carries flash messages is never answered from it (the
-page would have to show and consume them). Rate limits, authentication and the outer middleware run
-for every request, hit or miss.
+A hit is one cache call (``Cache.get_versioned``: the version, made when missing, and the answer stored
+under it; on Redis one script). The namespace's TTL (``SPYGLASS_CACHE_TTL_VIEWS``) bounds what nothing
+announces: a shared listing that another user's search updated, the next run time moving on. Only
+complete 200 answers without ``Set-Cookie`` are kept; a request whose session carries flash messages is
+never answered from it (the page would have to show and consume them). Rate limits, authentication and
+the outer middleware run for every request, hit or miss.
 """
 
 from __future__ import annotations
@@ -44,8 +50,11 @@ if TYPE_CHECKING:
 
 VIEWS = "views"
 VERSIONS = "view_versions"
-#: Where a user's writes change the area's views.
-AREA_PATHS: dict[str, tuple[str, ...]] = {"market": ("/market/", "/api/v1/market/", "/runs/", "/api/v1/runs/")}
+#: The areas a signed-in user's unsafe request under these paths forgets, unless its route declares what it
+#: forgets (``opt={"view_forgets": (AREA, ...)}``, ``()`` for nothing).
+FORGOTTEN_BY_PATH: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("/market/", "/api/v1/market/", "/runs/", "/api/v1/runs/"), ("market.searches", "market.listings")),
+)
 #: The (area, user id) pairs ``forget_views`` forgot during the current unsafe request, forgotten again at its answer.
 _FORGOTTEN_IN_REQUEST: ContextVar[set[tuple[str, int]] | None] = ContextVar("forgotten_in_request", default=None)
 
@@ -64,28 +73,36 @@ async def view_version(cache: Cache, area: str, user_id: int) -> str:
     return str(version)
 
 
-async def forget_views(services: Services, area: str, user_ids: Iterable[int]) -> None:
-    """Make every cached view of ``area`` of these users stale (call after the change committed; inside an
-    unsafe request it is repeated when the answer starts, after the request's transaction committed).
+async def forget_views(services: Services, areas: str | Iterable[str], user_ids: Iterable[int]) -> None:
+    """Make every cached view of ``areas`` (one or several) of these users stale (call after the change
+    committed; inside an unsafe request it is repeated when the answer starts, after the request's
+    transaction committed).
 
     With a read replica, the users' next reads for a few seconds go to the primary (as after their own
     writes): a lagging replica must not be what the fresh view is rendered from and then cached for the TTL.
     """
     deferred = _FORGOTTEN_IN_REQUEST.get()
     routing = services.db.routing
+    names = (areas,) if isinstance(areas, str) else tuple(areas)
     for user_id in set(user_ids):
-        await services.cache.invalidate(VERSIONS, _version_key(area, user_id))
-        if deferred is not None:
-            deferred.add((area, user_id))
+        for area in names:
+            await services.cache.invalidate(VERSIONS, _version_key(area, user_id))
+            if deferred is not None:
+                deferred.add((area, user_id))
         if routing is not None:
             await routing.note_writer(user_id)
 
 
-def _area_of_path(path: str) -> str | None:
-    for area, prefixes in AREA_PATHS.items():
-        if path.startswith(prefixes):
-            return area
-    return None
+def _forgotten_by(scope: Scope) -> tuple[str, ...]:
+    """The areas an unsafe request forgets: what its route declares, else what its path's areas are."""
+    handler = scope.get("route_handler")
+    declared = handler.opt.get("view_forgets") if handler is not None else None
+    if declared is not None:
+        return tuple(declared)
+    for prefixes, areas in FORGOTTEN_BY_PATH:
+        if scope["path"].startswith(prefixes):
+            return areas
+    return ()
 
 
 def _csrf_cookie(scope: Scope) -> bytes:
@@ -152,10 +169,7 @@ class ViewCacheMiddleware:
 
     async def _write(self, scope: Scope, receive: Receive, send: Send, cache: Cache, user: CurrentUser) -> None:
         """Run an unsafe request; forget the views it changed before its answer reaches the client."""
-        forgotten: set[tuple[str, int]] = set()
-        area = _area_of_path(scope["path"])
-        if area is not None:
-            forgotten.add((area, user.id))
+        forgotten = {(area, user.id) for area in _forgotten_by(scope)}
         started = False
 
         async def forget() -> None:

@@ -57,9 +57,10 @@ class JobKind:
     timeout_seconds: float = 300.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     description: str = ""
-    #: The area of the user's cached views that shows this kind's runs (core/view_cache.py): the engine forgets
-    #: the run owner's views of it whenever the run's status changes (claimed, retried, finished, cancelled).
-    view_area: str | None = None
+    #: The areas of the user's cached views that show this kind's runs and what they store (core/view_cache.py):
+    #: the engine forgets the run owner's views of them whenever the run's status changes (claimed, retried,
+    #: finished, cancelled).
+    view_areas: tuple[str, ...] = ()
 
 
 class UnknownKind(LookupError):
@@ -99,8 +100,8 @@ def register_system_schedule(kind: str, *, interval_seconds: int) -> None:
 async def forget_run_views(services: Services, kind_name: str, user_id: int | None) -> None:
     """After a committed change of a run's status: its owner's cached views that show it are stale."""
     try:
-        area = get_kind(kind_name).view_area
+        areas = get_kind(kind_name).view_areas
     except UnknownKind:
         return
-    if area is not None and user_id is not None:
-        await forget_views(services, area, [user_id])
+    if areas and user_id is not None:
+        await forget_views(services, areas, [user_id])

@@ -18,8 +18,19 @@ from spyglass.accounts.auth import CurrentUser, require_user
 from spyglass.core.errors import InvalidInput
 from spyglass.core.pagination import PageRequest
 from spyglass.core.services import Services
+from spyglass.core.view_cache import forget_views
 from spyglass.market import listings, service
-from spyglass.market.listing_params import LISTING_FILTERS, MARKET_VIEW, Text, export_response
+from spyglass.market.listing_params import (
+    FORGETS_LISTINGS,
+    FORGETS_NOTHING,
+    FORGETS_SEARCHES,
+    LISTING_FILTERS,
+    LISTINGS_AREA,
+    LISTINGS_VIEW,
+    SEARCHES_VIEW,
+    Text,
+    export_response,
+)
 from spyglass.market.models import SavedSearch
 from spyglass.market.schemas import (
     FavoriteIn,
@@ -42,7 +53,8 @@ TAGS = ["Market"]
 ObjectId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="The object's id.")]
 PageNumber = Annotated[int, QueryParameter(ge=1, le=100_000, description="Page number, from 1.")]
 PageSize = Annotated[int | None, QueryParameter(ge=1, le=1000, description="Items per page (capped by the server).")]
-BOT_CONTROLS = {"rate_limit": "bot_controls"}
+#: Starting, stopping and running searches: rate-limited as bot controls; they change only the searches' pages.
+BOT_CONTROLS = {"rate_limit": "bot_controls", **FORGETS_SEARCHES}
 
 
 def page_request(services: Services, page: int, size: int | None = None) -> PageRequest:
@@ -54,7 +66,7 @@ def _raw(data: SearchIn) -> dict[str, Any]:
     return msgspec.structs.asdict(data)
 
 
-@get("/api/v1/market/searches", opt=MARKET_VIEW, guards=[require_user], tags=TAGS, summary="List your saved searches",
+@get("/api/v1/market/searches", opt=SEARCHES_VIEW, guards=[require_user], tags=TAGS, summary="List your saved searches",
      responses=error_responses(400, 401, 429))  # fmt: skip
 async def list_searches_api(
     db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1, size: PageSize = None
@@ -81,7 +93,7 @@ async def _search_with_next(db: AsyncSession, search: SavedSearch) -> dict[str, 
     return search_out(search, next_run_at=upcoming.get(search.id))
 
 
-@get("/api/v1/market/searches/{search_id:int}", opt=MARKET_VIEW, guards=[require_user], tags=TAGS,
+@get("/api/v1/market/searches/{search_id:int}", opt=SEARCHES_VIEW, guards=[require_user], tags=TAGS,
      summary="A saved search", responses=error_responses(401, 404, 429))  # fmt: skip
 async def get_search_api(db: AsyncSession, me: CurrentUser, search_id: ObjectId) -> dict[str, Any]:
     search = await service.get_search(db, user_id=me.id, search_id=search_id)
@@ -89,12 +101,15 @@ async def get_search_api(db: AsyncSession, me: CurrentUser, search_id: ObjectId)
 
 
 @put("/api/v1/market/searches/{search_id:int}", guards=[require_user], tags=TAGS, summary="Replace a saved search",
-     responses=error_responses(400, 401, 404, 422, 429))  # fmt: skip
+     opt=FORGETS_SEARCHES, responses=error_responses(400, 401, 404, 422, 429))  # fmt: skip
 async def update_search_api(
     db: AsyncSession, services: Services, me: CurrentUser, search_id: ObjectId, data: JSONBody[SearchIn]
 ) -> dict[str, Any]:
     spec = await service.validate_search(_raw(data), settings=services.settings)
+    renamed = (await service.get_search(db, user_id=me.id, search_id=search_id)).name != spec.name
     search = await service.update_search(db, user_id=me.id, search_id=search_id, spec=spec, settings=services.settings)
+    if renamed:
+        await forget_views(services, LISTINGS_AREA, [me.id])  # the listing pages show the search's name
     return await _search_with_next(db, search)
 
 
@@ -147,7 +162,7 @@ async def stop_all_api(db: AsyncSession, services: Services, me: CurrentUser) ->
     return {"changed": await service.set_all_enabled(db, user_id=me.id, enabled=False, settings=services.settings)}
 
 
-@get("/api/v1/market/searches/{search_id:int}/stats", opt=MARKET_VIEW, guards=[require_user], tags=TAGS,
+@get("/api/v1/market/searches/{search_id:int}/stats", opt=LISTINGS_VIEW, guards=[require_user], tags=TAGS,
      summary="Market statistics of a search", responses=error_responses(401, 404, 429))  # fmt: skip
 async def search_stats_api(db: AsyncSession, me: CurrentUser, search_id: ObjectId) -> dict[str, Any]:
     """Median, quartiles and count of the search's active listings, and new listings per day (last 7 days)."""
@@ -156,7 +171,7 @@ async def search_stats_api(db: AsyncSession, me: CurrentUser, search_id: ObjectI
 
 @post("/api/v1/market/preview", guards=[require_user], tags=TAGS,
       status_code=HTTP_200_OK, summary="Preview a search without saving it",
-      opt=BOT_CONTROLS, responses=error_responses(400, 401, 422, 429))  # fmt: skip
+      opt={**BOT_CONTROLS, **FORGETS_NOTHING}, responses=error_responses(400, 401, 422, 429))  # fmt: skip
 async def preview_api(services: Services, me: CurrentUser, data: JSONBody[SearchIn]) -> dict[str, Any]:
     """Run the search once against its marketplaces (short time limit) and return what it would keep."""
     spec = await service.validate_search(_raw(data), settings=services.settings)
@@ -164,7 +179,7 @@ async def preview_api(services: Services, me: CurrentUser, data: JSONBody[Search
     return preview_out(await preview(search, settings=services.settings, fetcher=services.fetcher))
 
 
-@get("/api/v1/market/listings", opt=MARKET_VIEW, guards=[require_user], tags=TAGS,
+@get("/api/v1/market/listings", opt=LISTINGS_VIEW, guards=[require_user], tags=TAGS,
      summary="Listings your searches found", dependencies=LISTING_FILTERS,
      responses=error_responses(400, 401, 404, 422, 429))  # fmt: skip
 async def list_listings_api(
@@ -198,15 +213,16 @@ async def export_listings_api(
     return export_response(rows, format)
 
 
-@get("/api/v1/market/listings/{listing_id:int}", opt=MARKET_VIEW, guards=[require_user], tags=TAGS, summary="A listing",
-     responses=error_responses(401, 404, 429))  # fmt: skip
+@get("/api/v1/market/listings/{listing_id:int}", opt=LISTINGS_VIEW, guards=[require_user], tags=TAGS,
+     summary="A listing", responses=error_responses(401, 404, 429))  # fmt: skip
 async def get_listing_api(db: AsyncSession, me: CurrentUser, listing_id: ObjectId) -> dict[str, Any]:
     """The listing with its price history, deal score, your searches that matched it and its cross-posts."""
     return detail_out(await listings.listing_detail(db, user_id=me.id, listing_id=listing_id))
 
 
 @post("/api/v1/market/listings/{listing_id:int}/seen", guards=[require_user], tags=TAGS,
-      status_code=HTTP_200_OK, summary="Mark a listing seen", responses=error_responses(401, 404, 429))  # fmt: skip
+      status_code=HTTP_200_OK, summary="Mark a listing seen", opt=FORGETS_LISTINGS,
+      responses=error_responses(401, 404, 429))  # fmt: skip
 async def mark_seen_api(db: AsyncSession, me: CurrentUser, listing_id: ObjectId) -> dict[str, Any]:
     """Mark the listing seen in every one of your searches that matched it (the "new" badge goes away)."""
     listing = await listings.get_listing(db, user_id=me.id, listing_id=listing_id)
@@ -214,7 +230,7 @@ async def mark_seen_api(db: AsyncSession, me: CurrentUser, listing_id: ObjectId)
     return {"id": listing.id, "seen": True}
 
 
-@get("/api/v1/market/favorites", opt=MARKET_VIEW, guards=[require_user], tags=TAGS, summary="Your favorite listings",
+@get("/api/v1/market/favorites", opt=LISTINGS_VIEW, guards=[require_user], tags=TAGS, summary="Your favorite listings",
      responses=error_responses(400, 401, 429))  # fmt: skip
 async def list_favorites_api(
     db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1, size: PageSize = None
@@ -223,7 +239,7 @@ async def list_favorites_api(
     return result.to_dict([favorite_out(favorite, listing) for favorite, listing in result.items])
 
 
-@post("/api/v1/market/favorites", guards=[require_user], tags=TAGS, summary="Favorite a listing",
+@post("/api/v1/market/favorites", guards=[require_user], tags=TAGS, summary="Favorite a listing", opt=FORGETS_LISTINGS,
       status_code=HTTP_201_CREATED, responses=error_responses(400, 401, 404, 422, 429))  # fmt: skip
 async def save_favorite_api(db: AsyncSession, me: CurrentUser, data: JSONBody[FavoriteIn]) -> dict[str, Any]:
     """Favorite a listing your searches found, with a note (favoriting it again replaces the note)."""
@@ -231,7 +247,7 @@ async def save_favorite_api(db: AsyncSession, me: CurrentUser, data: JSONBody[Fa
     return favorite_out(favorite)
 
 
-@patch("/api/v1/market/favorites/{favorite_id:int}", guards=[require_user], tags=TAGS,
+@patch("/api/v1/market/favorites/{favorite_id:int}", guards=[require_user], tags=TAGS, opt=FORGETS_LISTINGS,
        summary="Change a favorite's note", responses=error_responses(400, 401, 404, 422, 429))  # fmt: skip
 async def update_favorite_api(
     db: AsyncSession, me: CurrentUser, favorite_id: ObjectId, data: JSONBody[FavoritePatch]
@@ -242,12 +258,13 @@ async def update_favorite_api(
 
 
 @delete("/api/v1/market/favorites/{favorite_id:int}", guards=[require_user], tags=TAGS, summary="Remove a favorite",
+        opt=FORGETS_LISTINGS,
         status_code=HTTP_204_NO_CONTENT, responses=error_responses(401, 404, 429))  # fmt: skip
 async def delete_favorite_api(db: AsyncSession, me: CurrentUser, favorite_id: ObjectId) -> None:
     await listings.delete_favorite(db, user_id=me.id, favorite_id=favorite_id)
 
 
-@get("/api/v1/market/price-alerts", opt=MARKET_VIEW, guards=[require_user], tags=TAGS, summary="Your price alerts",
+@get("/api/v1/market/price-alerts", opt=LISTINGS_VIEW, guards=[require_user], tags=TAGS, summary="Your price alerts",
      responses=error_responses(400, 401, 429))  # fmt: skip
 async def list_price_alerts_api(
     db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1, size: PageSize = None
@@ -257,6 +274,7 @@ async def list_price_alerts_api(
 
 
 @post("/api/v1/market/price-alerts", guards=[require_user], tags=TAGS, summary="Watch a listing's price",
+      opt=FORGETS_LISTINGS,
       status_code=HTTP_201_CREATED, responses=error_responses(400, 401, 404, 409, 422, 429))  # fmt: skip
 async def save_price_alert_api(db: AsyncSession, me: CurrentUser, data: JSONBody[PriceAlertIn]) -> dict[str, Any]:
     """Alert when the listing's price falls to ``target_price`` or by ``drop_percent`` % (one alert per listing)."""
@@ -266,14 +284,14 @@ async def save_price_alert_api(db: AsyncSession, me: CurrentUser, data: JSONBody
     return price_alert_out(alert)
 
 
-@delete("/api/v1/market/price-alerts/{alert_id:int}", guards=[require_user], tags=TAGS,
+@delete("/api/v1/market/price-alerts/{alert_id:int}", guards=[require_user], tags=TAGS, opt=FORGETS_LISTINGS,
         summary="Delete a price alert", status_code=HTTP_204_NO_CONTENT,
         responses=error_responses(401, 404, 429))  # fmt: skip
 async def delete_price_alert_api(db: AsyncSession, me: CurrentUser, alert_id: ObjectId) -> None:
     await listings.delete_price_alert(db, user_id=me.id, alert_id=alert_id)
 
 
-@get("/api/v1/market/alerts", opt=MARKET_VIEW, guards=[require_user], tags=TAGS, summary="Your triggered alerts",
+@get("/api/v1/market/alerts", opt=LISTINGS_VIEW, guards=[require_user], tags=TAGS, summary="Your triggered alerts",
      responses=error_responses(400, 401, 429))  # fmt: skip
 async def list_alerts_api(
     db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1, size: PageSize = None

@@ -1,7 +1,14 @@
-"""The listing filters and exports shared by the JSON API and the pages.
+"""The listing filters, exports and route options shared by the JSON API and the pages.
 
 Both take the same seven query parameters; :data:`LISTING_FILTERS` injects them as ``filter_values`` (the
 given, non-blank ones by name, which ``listings.parse_filters`` validates), so a new filter is added once.
+
+The market's cached views (core/view_cache.py) come in two areas, so that a write forgets only the pages
+that show what it changed: :data:`SEARCHES_AREA` (the searches dashboard and API: a search's settings, its
+runs, the quota, the unread-alert count) and :data:`LISTINGS_AREA` (listings, a listing, favorites, price
+alerts, triggered alerts, a search's statistics; of a search they show only its name, in the filter menu and
+as "found by"). An unsafe request under the market's paths forgets both unless its route declares less
+(:data:`FORGETS_SEARCHES`, :data:`FORGETS_LISTINGS`, :data:`FORGETS_NOTHING`).
 """
 
 from __future__ import annotations
@@ -38,9 +45,20 @@ def listing_filter_values(
 
 LISTING_FILTERS = {"filter_values": Provide(listing_filter_values, sync_to_thread=False)}
 
-#: Route options of the market's read routes (pages and API): answered from the user's view cache
-#: (core/view_cache.py) and read from the read replica when one is configured.
-MARKET_VIEW = {"view_cache": "market", "replica_ok": True}
+SEARCHES_AREA = "market.searches"
+LISTINGS_AREA = "market.listings"
+#: Both areas: what a change to the listings and the searches together (a run, a deleted search) forgets.
+MARKET_AREAS = (SEARCHES_AREA, LISTINGS_AREA)
+
+#: Route options of the market's read routes (pages and API): answered from the user's view cache of the area
+#: and read from the read replica when one is configured.
+SEARCHES_VIEW = {"view_cache": SEARCHES_AREA, "replica_ok": True}
+LISTINGS_VIEW = {"view_cache": LISTINGS_AREA, "replica_ok": True}
+
+#: Route options of market writes that change only one area's pages (or none: a preview stores nothing).
+FORGETS_SEARCHES = {"view_forgets": (SEARCHES_AREA,)}
+FORGETS_LISTINGS = {"view_forgets": (LISTINGS_AREA,)}
+FORGETS_NOTHING: dict[str, tuple[str, ...]] = {"view_forgets": ()}
 
 
 def export_response(rows: list[ListingRow], export_format: str) -> Response[Any]:

@@ -21,7 +21,16 @@ from spyglass.core.view_cache import forget_views
 from spyglass.market import listings, quotas, service
 from spyglass.market.adapters.registry import all_adapters
 from spyglass.market.api import page_request
-from spyglass.market.listing_params import LISTING_FILTERS, MARKET_VIEW, export_response
+from spyglass.market.listing_params import (
+    FORGETS_LISTINGS,
+    FORGETS_NOTHING,
+    FORGETS_SEARCHES,
+    LISTING_FILTERS,
+    LISTINGS_AREA,
+    LISTINGS_VIEW,
+    SEARCHES_VIEW,
+    export_response,
+)
 from spyglass.market.matching import CONDITION_LABELS
 from spyglass.market.models import AlertMode, SavedSearch
 from spyglass.market.schemas import deal_label
@@ -32,7 +41,8 @@ ObjectId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 PageNumber = Annotated[int, QueryParameter(ge=1, le=100_000)]
 Req = Request[Any, Any, Any]
 GUARDS = [require_user]
-BOT_CONTROLS = {"rate_limit": "bot_controls"}
+#: Starting, stopping and running searches: rate-limited as bot controls; they change only the searches' pages.
+BOT_CONTROLS = {"rate_limit": "bot_controls", **FORGETS_SEARCHES}
 SEARCH_FIELDS = (
     "name", "keywords", "excluded_words", "price_min", "price_max", "condition", "location", "radius_km",
     "options", "use_browser", "interval_seconds", "enabled", "alert_mode",
@@ -93,7 +103,7 @@ async def market_home() -> Redirect:
     return _see_other("/market/searches")
 
 
-@get("/market/searches", opt=MARKET_VIEW, guards=GUARDS, include_in_schema=False)
+@get("/market/searches", opt=SEARCHES_VIEW, guards=GUARDS, include_in_schema=False)
 async def searches_page(db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1) -> Template:
     """The dashboard: every search with its status, last and next run, listings found and errors."""
     found = await service.list_searches(db, user_id=me.id, page=page_request(services, page))
@@ -138,7 +148,7 @@ async def edit_search_page(db: AsyncSession, me: CurrentUser, search_id: ObjectI
     return _editor(search=search, values=service.search_form_values(search), stats=stats)
 
 
-@post("/market/searches/{search_id:int}", guards=GUARDS, include_in_schema=False)
+@post("/market/searches/{search_id:int}", guards=GUARDS, include_in_schema=False, opt=FORGETS_SEARCHES)
 async def update_search_page(
     request: Req, db: AsyncSession, services: Services, me: CurrentUser, search_id: ObjectId
 ) -> Response[Any]:
@@ -146,16 +156,19 @@ async def update_search_page(
     raw = await _form(request)
     try:
         spec = await service.validate_search(raw, settings=services.settings)
+        renamed = search.name != spec.name
         await service.update_search(db, user_id=me.id, search_id=search.id, spec=spec, settings=services.settings)
     except InvalidInput as exc:
         return _editor(search=search, values=raw, errors=exc.detail, status_code=422)
     except Conflict as exc:
         return _editor(search=search, values=raw, errors={"form": exc.message}, status_code=409)
+    if renamed:
+        await forget_views(services, LISTINGS_AREA, [me.id])  # the listing pages show the search's name
     flash(request, f"Search “{spec.name}” updated.", "success")
     return _see_other("/market/searches")
 
 
-@post("/market/searches/preview", guards=GUARDS, include_in_schema=False, opt=BOT_CONTROLS)
+@post("/market/searches/preview", guards=GUARDS, include_in_schema=False, opt={**BOT_CONTROLS, **FORGETS_NOTHING})
 async def preview_page(request: Req, services: Services, me: CurrentUser) -> Template:
     """The editor's live preview (an htmx fragment): what the search would find now, nothing stored."""
     raw = await _form(request)
@@ -224,7 +237,7 @@ async def stop_all_page(request: Req, db: AsyncSession, services: Services, me: 
 # -- listings ------------------------------------------------------------------------------------
 
 
-@get("/market/listings", opt=MARKET_VIEW, guards=GUARDS, include_in_schema=False, dependencies=LISTING_FILTERS)
+@get("/market/listings", opt=LISTINGS_VIEW, guards=GUARDS, include_in_schema=False, dependencies=LISTING_FILTERS)
 async def listings_page(
     db: AsyncSession,
     services: Services,
@@ -313,7 +326,7 @@ def price_chart(history: list[Any], width: int = 560, height: int = 160) -> dict
     }
 
 
-@get("/market/listings/{listing_id:int}", opt=MARKET_VIEW, guards=GUARDS, include_in_schema=False)
+@get("/market/listings/{listing_id:int}", opt=LISTINGS_VIEW, guards=GUARDS, include_in_schema=False)
 async def listing_page(db: AsyncSession, services: Services, me: CurrentUser, listing_id: ObjectId) -> Template:
     """One listing: details, price history chart, deal score, cross-posts, favorite and price alert forms.
 
@@ -324,7 +337,7 @@ async def listing_page(db: AsyncSession, services: Services, me: CurrentUser, li
     if any(not match.seen for match, _ in detail.matches):
         async with services.db.session(write=True) as session:
             await listings.mark_seen(session, user_id=me.id, listing_id=detail.listing.id)
-        await forget_views(services, "market", [me.id])  # the "new" badges are gone from every page
+        await forget_views(services, LISTINGS_AREA, [me.id])  # the "new" badges are gone from every page
     deals = [match.deal_percent for match, _ in detail.matches if match.deal_percent is not None]
     return Template(
         "market/listing.html",
@@ -338,14 +351,14 @@ async def listing_page(db: AsyncSession, services: Services, me: CurrentUser, li
     )
 
 
-@post("/market/listings/{listing_id:int}/seen", guards=GUARDS, include_in_schema=False)
+@post("/market/listings/{listing_id:int}/seen", guards=GUARDS, include_in_schema=False, opt=FORGETS_LISTINGS)
 async def mark_seen_page(db: AsyncSession, me: CurrentUser, listing_id: ObjectId) -> Redirect:
     listing = await listings.get_listing(db, user_id=me.id, listing_id=listing_id)
     await listings.mark_seen(db, user_id=me.id, listing_id=listing.id)
     return _see_other(f"/market/listings/{listing.id}")
 
 
-@post("/market/listings/{listing_id:int}/favorite", guards=GUARDS, include_in_schema=False)
+@post("/market/listings/{listing_id:int}/favorite", guards=GUARDS, include_in_schema=False, opt=FORGETS_LISTINGS)
 async def favorite_page(request: Req, db: AsyncSession, me: CurrentUser, listing_id: ObjectId) -> Response[Any]:
     submitted = await request.form()
     try:
@@ -357,7 +370,7 @@ async def favorite_page(request: Req, db: AsyncSession, me: CurrentUser, listing
     return _see_other(f"/market/listings/{listing_id}")
 
 
-@post("/market/listings/{listing_id:int}/price-alert", guards=GUARDS, include_in_schema=False)
+@post("/market/listings/{listing_id:int}/price-alert", guards=GUARDS, include_in_schema=False, opt=FORGETS_LISTINGS)
 async def price_alert_page(request: Req, db: AsyncSession, me: CurrentUser, listing_id: ObjectId) -> Response[Any]:
     submitted = await request.form()
     try:
@@ -381,13 +394,13 @@ async def price_alert_page(request: Req, db: AsyncSession, me: CurrentUser, list
 # -- favorites and alerts -------------------------------------------------------------------------
 
 
-@get("/market/favorites", opt=MARKET_VIEW, guards=GUARDS, include_in_schema=False)
+@get("/market/favorites", opt=LISTINGS_VIEW, guards=GUARDS, include_in_schema=False)
 async def favorites_page(db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1) -> Template:
     found = await listings.list_favorites(db, user_id=me.id, page=page_request(services, page))
     return Template("market/favorites.html", context={"found": found})
 
 
-@post("/market/favorites/{favorite_id:int}", guards=GUARDS, include_in_schema=False)
+@post("/market/favorites/{favorite_id:int}", guards=GUARDS, include_in_schema=False, opt=FORGETS_LISTINGS)
 async def update_favorite_page(request: Req, db: AsyncSession, me: CurrentUser, favorite_id: ObjectId) -> Redirect:
     favorite = await listings.get_favorite(db, user_id=me.id, favorite_id=favorite_id)
     submitted = await request.form()
@@ -400,14 +413,14 @@ async def update_favorite_page(request: Req, db: AsyncSession, me: CurrentUser, 
     return _see_other("/market/favorites")
 
 
-@post("/market/favorites/{favorite_id:int}/delete", guards=GUARDS, include_in_schema=False)
+@post("/market/favorites/{favorite_id:int}/delete", guards=GUARDS, include_in_schema=False, opt=FORGETS_LISTINGS)
 async def delete_favorite_page(request: Req, db: AsyncSession, me: CurrentUser, favorite_id: ObjectId) -> Redirect:
     await listings.delete_favorite(db, user_id=me.id, favorite_id=favorite_id)
     flash(request, "Removed from your favorites.", "success")
     return _see_other("/market/favorites")
 
 
-@get("/market/alerts", opt=MARKET_VIEW, guards=GUARDS, include_in_schema=False)
+@get("/market/alerts", opt=LISTINGS_VIEW, guards=GUARDS, include_in_schema=False)
 async def alerts_page(db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1) -> Template:
     """Triggered alerts (new listings, price drops) and the price alerts the user set."""
     found = await listings.list_alerts(db, user_id=me.id, page=page_request(services, page))
@@ -422,7 +435,7 @@ async def read_alerts_page(request: Req, db: AsyncSession, me: CurrentUser) -> R
     return _see_other("/market/alerts")
 
 
-@post("/market/price-alerts/{alert_id:int}/delete", guards=GUARDS, include_in_schema=False)
+@post("/market/price-alerts/{alert_id:int}/delete", guards=GUARDS, include_in_schema=False, opt=FORGETS_LISTINGS)
 async def delete_price_alert_page(request: Req, db: AsyncSession, me: CurrentUser, alert_id: ObjectId) -> Redirect:
     await listings.delete_price_alert(db, user_id=me.id, alert_id=alert_id)
     flash(request, "Price alert deleted.", "success")

@@ -13,6 +13,7 @@ from spyglass.core.db import utcnow
 from spyglass.core.view_cache import forget_views
 from spyglass.engine.context import RunContext
 from spyglass.engine.kinds import JobKind, PermanentError, RetryPolicy, TransientError, register_kind
+from spyglass.market.listing_params import MARKET_AREAS
 from spyglass.market.models import SavedSearch
 from spyglass.market.query import QueryError
 from spyglass.market.searching import Collected, ListingKey, collect, hash_images, listing_key
@@ -54,9 +55,9 @@ async def run_search(ctx: RunContext) -> dict[str, Any]:
             gone_after=services.settings.market_gone_after_runs,
             image_hashes=hashes,
         )
-    # Watchers alerted of a price drop see it on their market pages at once (the owner's pages are refreshed by
-    # the engine with the run itself: the kind's view_area).
-    await forget_views(services, "market", outcome.alerted_users)
+    # Watchers alerted of a price drop see it on their market pages at once, the unread count on the searches
+    # page included (the owner's pages are refreshed by the engine with the run itself: the kind's view_areas).
+    await forget_views(services, MARKET_AREAS, outcome.alerted_users)
     pages = sum(collected.pages.values())
     return {"fetched": collected.fetched, "kept": collected.kept, "pages": pages, **outcome.stats(), "errors": failures}
 
@@ -93,6 +94,6 @@ register_kind(
         timeout_seconds=600,
         retry=RetryPolicy(max_attempts=3, base_seconds=30, cap_seconds=600),
         description="Run a saved marketplace search and store new listings, price changes and alerts.",
-        view_area="market",
+        view_areas=MARKET_AREAS,
     )
 )
