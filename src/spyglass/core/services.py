@@ -17,6 +17,7 @@ from spyglass.core.mail import Mailer
 from spyglass.core.metrics import Metrics
 from spyglass.core.ratelimit import RateLimiter
 from spyglass.core.replica import ReplicaRouting, recent_writers
+from spyglass.core.session_store import ReplicatedRedisStore
 from spyglass.engine.events import RunEvents
 from spyglass.engine.metrics import EngineMetrics
 
@@ -83,6 +84,8 @@ class Services:
         await self.fetcher.aclose()
         await self.run_events.close()
         await self.cache.close()
+        if isinstance(self.session_store, ReplicatedRedisStore):
+            await self.session_store.close()
         await self.db.dispose()
 
 
@@ -112,7 +115,5 @@ def _database(settings: Settings, metrics: Metrics) -> Database:
 
 def _session_store(settings: Settings) -> Store:
     if settings.redis_url:
-        from litestar.stores.redis import RedisStore
-
-        return RedisStore.with_client(url=settings.redis_url, namespace="spyglass:sessions")
+        return ReplicatedRedisStore(settings.redis_url, namespace="spyglass:sessions")
     return MemoryStore()

@@ -1,0 +1,194 @@
+"""Sessions on Redis with a process-local copy of each session read, kept exact by Redis's invalidation messages.
+
+Every signed-in request reads its session; on Redis that was a round trip (a GET) on every request. This store
+is Litestar's ``RedisStore`` (same keys and values, so processes running either store share sessions) that also
+keeps the values it read in process memory and drops a copy the moment Redis reports the key changed:
+
+- a listener connection turns on Redis's client-side-caching tracking for the store's key prefix (``CLIENT
+  TRACKING on REDIRECT <itself> BCAST PREFIX spyglass:sessions:``, RESP2) and receives the name of every key
+  of that prefix that any client changes, deletes, or that expires;
+- a copy is taken only while that listener is subscribed, and only when no invalidation of the key arrived
+  while it was being read (a marker stands in the dictionary during the read; an invalidation removes it);
+- a copy is never kept past the key's own expiry (read with it, in the same round trip);
+- when the listener's connection fails, every copy is dropped and reads go to Redis until it is back;
+- before answering from a copy, a read yields to the event loop once: an invalidation that reached this
+  process before the request did (a sign-out on another process) is applied first, whatever order the
+  event loop picked up the two sockets in.
+
+So a sign-out, a rotation or an expiry on any process takes effect on every process for the next request,
+as when every read went to Redis. Writes always go to Redis and drop the local copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from datetime import timedelta
+from itertools import islice
+from typing import Any
+
+from litestar.stores.redis import RedisStore
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+logger = logging.getLogger("spyglass.sessions")
+
+INVALIDATION_CHANNEL = b"__redis__:invalidate"
+#: How long the absence of a key is remembered (an unknown or ended session's cookie): a SET of the key
+#: is announced like any change, this only bounds the memory an invalid cookie can hold.
+ABSENT_FOR_SECONDS = 60.0
+MAX_COPIES = 100_000
+RECONNECT_AFTER_SECONDS = (0.2, 1.0, 5.0)
+
+
+class ReplicatedRedisStore(RedisStore):
+    """Litestar's ``RedisStore`` plus a process-local copy of the values read (see the module docstring)."""
+
+    def __init__(self, url: str, *, namespace: str, max_copies: int = MAX_COPIES) -> None:
+        pool: ConnectionPool = ConnectionPool.from_url(url, decode_responses=False)
+        super().__init__(Redis(connection_pool=pool), namespace=namespace, handle_client_shutdown=True)
+        self._url = url
+        self._prefix = f"{namespace}:"
+        self._max_copies = max_copies
+        # key -> (value or None, monotonic deadline), or a marker object while a read of the key is in flight.
+        self._copies: dict[str, tuple[bytes | None, float] | object] = {}
+        self._listening = False
+        self._listener: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def listening(self) -> bool:
+        """Whether copies are being kept (the invalidation listener is subscribed)."""
+        return self._listening
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        self._ensure_listener()
+        if renew_for or not self._listening:
+            return await super().get(key, renew_for)
+        await asyncio.sleep(0)  # apply invalidations that reached this process before this request did
+        now = time.monotonic()
+        entry = self._copies.get(key)
+        if type(entry) is tuple and now < entry[1]:
+            return entry[0]
+        return await self._read_and_copy(key, now)
+
+    async def _read_and_copy(self, key: str, started: float) -> bytes | None:
+        if len(self._copies) >= self._max_copies:
+            for stale in list(islice(self._copies, self._max_copies // 10 or 1)):
+                self._copies.pop(stale, None)
+        marker = object()
+        self._copies[key] = marker
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.get(self._make_key(key))
+                pipe.pttl(self._make_key(key))
+                value, pttl = await pipe.execute()
+        except BaseException:
+            if self._copies.get(key) is marker:
+                del self._copies[key]
+            raise
+        if self._copies.get(key) is marker:  # no invalidation, write or listener restart meanwhile
+            if value is None:
+                self._copies[key] = (None, started + ABSENT_FOR_SECONDS)
+            elif pttl > 0:
+                self._copies[key] = (value, started + pttl / 1000)
+            else:  # no expiry: not a session this store wrote; always read it from Redis
+                del self._copies[key]
+        return value
+
+    async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+        self._copies.pop(key, None)
+        await super().set(key, value, expires_in)
+        self._copies.pop(key, None)
+
+    async def delete(self, key: str) -> None:
+        self._copies.pop(key, None)
+        await super().delete(key)
+        self._copies.pop(key, None)
+
+    async def delete_all(self) -> None:
+        self._copies.clear()
+        await super().delete_all()
+        self._copies.clear()
+
+    def _ensure_listener(self) -> None:
+        if self._listener is None and not self._closed:
+            self._listener = asyncio.get_running_loop().create_task(self._listen_forever())
+
+    async def _listen_forever(self) -> None:
+        failures = 0
+        while not self._closed:
+            connection: AbstractConnection | None = None
+            try:
+                connection = await self._subscribe()
+                failures = 0
+                await self._apply_invalidations(connection)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if failures == 0:
+                    logger.warning("session copies stopped (%s): sessions are read from Redis", type(exc).__name__)
+            finally:
+                self._stop_copying()
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await connection.disconnect()
+            if self._closed:
+                return
+            await asyncio.sleep(RECONNECT_AFTER_SECONDS[min(failures, len(RECONNECT_AFTER_SECONDS) - 1)])
+            failures += 1
+
+    async def _subscribe(self) -> AbstractConnection:
+        """A RESP2 connection tracking the store's prefix for itself, subscribed to the invalidation channel.
+
+        A bare connection without retries: a reconnect inside redis-py would come back without tracking
+        (silently never invalidating again); here any failure ends the listener's turn instead.
+        """
+        pool: ConnectionPool = ConnectionPool.from_url(self._url, protocol=2, retry=Retry(NoBackoff(), 0))
+        connection = pool.make_connection()
+        await connection.connect()
+        await connection.send_command("CLIENT", "ID")
+        client_id = await connection.read_response()
+        await connection.send_command(
+            "CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", "PREFIX", self._prefix
+        )
+        if await connection.read_response() != b"OK":
+            raise ConnectionError("CLIENT TRACKING was refused")
+        await connection.send_command("SUBSCRIBE", INVALIDATION_CHANNEL)
+        await connection.read_response()  # [subscribe, channel, 1]
+        self._copies.clear()
+        self._listening = True
+        return connection
+
+    async def _apply_invalidations(self, connection: AbstractConnection) -> None:
+        while True:
+            message: Any = await connection.read_response(timeout=math.inf)
+            if not isinstance(message, list) or len(message) != 3 or message[0] != b"message":
+                continue
+            keys = message[2]
+            if keys is None:  # FLUSHDB / FLUSHALL
+                self._copies.clear()
+                continue
+            prefix_length = len(self._prefix)
+            for raw in keys:
+                self._copies.pop(raw.decode()[prefix_length:], None)
+
+    def _stop_copying(self) -> None:
+        self._listening = False
+        self._copies.clear()
+
+    async def close(self) -> None:
+        """Stop the listener and close the connections."""
+        self._closed = True
+        self._stop_copying()
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+            self._listener = None
+        await self._shutdown()
