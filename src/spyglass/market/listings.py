@@ -9,14 +9,14 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, case, exists, func, select, update
+from sqlalchemy import ColumnElement, Integer, Row, Select, and_, bindparam, case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from spyglass.core.db import UTCDateTime, is_valid_id, utcnow
 from spyglass.core.errors import Conflict, InvalidInput, NotFound
@@ -59,12 +59,15 @@ class ListingFilters:
     sort: str = "newest"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ListingRow:
     """A listing in the user's table: when the user's searches first matched it, its best deal score,
-    and how many other marketplaces carry the same item."""
+    and how many other marketplaces carry the same item.
 
-    listing: Listing
+    ``listing`` holds the listing's columns by name (those of :data:`LISTING_COLUMNS`): a plain row read
+    with SQLAlchemy Core, since building ORM objects cost more than the rest of a page of the API."""
+
+    listing: Row[Any]
     matched_at: datetime
     deal_percent: float | None
     seen: bool
@@ -133,9 +136,16 @@ def parse_filters(
     )
 
 
+_listings = Listing.__table__
+_matches = ListingMatch.__table__
+#: The columns of a listing that the table and the API's listing answers show (all but the image hash).
+LISTING_COLUMNS = tuple(column for column in _listings.c if column.key != "image_hash")
+
+
 @dataclass(frozen=True)
 class _ListingQueries:
-    """The page and count statements of one filter shape, with bound parameters for every value."""
+    """The page statement of one filter shape (its rows also carry the total), and the count statement for a
+    page past the end, with bound parameters for every value."""
 
     page: Select[Any]
     count: Select[Any]
@@ -153,51 +163,56 @@ def _listing_queries(
     sort: str,
 ) -> _ListingQueries:
     """Built once per shape (which filters are set, the sort), not per request: building and keying the
-    statement cost a fifth of a listing page's CPU. Values go in as parameters (see ``_listing_queries_for``)."""
+    statement cost a fifth of a listing page's CPU. Values go in as parameters (see ``_listing_queries_for``).
+    Core columns, not ORM entities: the rows are read as they are."""
     user_id: Any = bindparam("user_id")
     search_id: Any = bindparam("search_id")
-    matches = select(
-        ListingMatch.listing_id.label("listing_id"),
-        func.min(ListingMatch.first_matched_at).label("matched_at"),
-        func.max(ListingMatch.deal_percent).label("deal_percent"),
-        func.min(case((ListingMatch.seen.is_(True), 1), else_=0)).label("seen"),
-    ).where(ListingMatch.user_id == user_id)
+    listings, matches = _listings, _matches
+    mine_select = select(
+        matches.c.listing_id.label("listing_id"),
+        func.min(matches.c.first_matched_at).label("matched_at"),
+        func.max(matches.c.deal_percent).label("deal_percent"),
+        func.min(case((matches.c.seen.is_(True), 1), else_=0)).label("seen"),
+    ).where(matches.c.user_id == user_id)
     if by_search:
-        matches = matches.where(ListingMatch.search_id == search_id)
-    mine = matches.group_by(ListingMatch.listing_id).subquery()
-    statement = select(Listing, mine.c.matched_at, mine.c.deal_percent, mine.c.seen).join(
-        mine, mine.c.listing_id == Listing.id
+        mine_select = mine_select.where(matches.c.search_id == search_id)
+    mine = mine_select.group_by(matches.c.listing_id).subquery()
+    statement = select(*LISTING_COLUMNS, mine.c.matched_at, mine.c.deal_percent, mine.c.seen).join_from(
+        listings, mine, mine.c.listing_id == listings.c.id
     )
     # A cross-post is shown once: under the first listing of its group, when the user has that one too.
-    leader = aliased(ListingMatch)
+    leader = matches.alias("leader")
     leader_shown = and_(
-        Listing.group_id.is_not(None),
-        Listing.group_id != Listing.id,
-        leader.listing_id == Listing.group_id,
-        leader.user_id == user_id,
+        listings.c.group_id.is_not(None),
+        listings.c.group_id != listings.c.id,
+        leader.c.listing_id == listings.c.group_id,
+        leader.c.user_id == user_id,
     )
     if by_search:
-        leader_shown = and_(leader_shown, leader.search_id == search_id)
+        leader_shown = and_(leader_shown, leader.c.search_id == search_id)
     statement = statement.where(~exists().where(leader_shown))
     if marketplace:
-        statement = statement.where(Listing.marketplace == bindparam("marketplace"))
+        statement = statement.where(listings.c.marketplace == bindparam("marketplace"))
     if price_min:
-        statement = statement.where(Listing.price >= bindparam("price_min"))
+        statement = statement.where(listings.c.price >= bindparam("price_min"))
     if price_max:
-        statement = statement.where(Listing.price <= bindparam("price_max"))
+        statement = statement.where(listings.c.price <= bindparam("price_max"))
     if since:
         statement = statement.where(mine.c.matched_at >= bindparam("since", type_=UTCDateTime()))
     if status:
-        statement = statement.where(Listing.status == bindparam("status"))
+        statement = statement.where(listings.c.status == bindparam("status"))
     count = select(func.count()).select_from(statement.subquery())
+    # The total comes with the page's rows (a window over every matching row, before LIMIT): one statement
+    # where a count and a page were two, each running the same joins.
+    statement = statement.add_columns(func.count().over().label("total"))
     if sort == "price_asc":
-        statement = statement.order_by(Listing.price.is_(None), Listing.price.asc(), Listing.id.desc())
+        statement = statement.order_by(listings.c.price.is_(None), listings.c.price.asc(), listings.c.id.desc())
     elif sort == "price_desc":
-        statement = statement.order_by(Listing.price.is_(None), Listing.price.desc(), Listing.id.desc())
+        statement = statement.order_by(listings.c.price.is_(None), listings.c.price.desc(), listings.c.id.desc())
     elif sort == "deal":
-        statement = statement.order_by(mine.c.deal_percent.is_(None), mine.c.deal_percent.desc(), Listing.id.desc())
+        statement = statement.order_by(mine.c.deal_percent.is_(None), mine.c.deal_percent.desc(), listings.c.id.desc())
     else:
-        statement = statement.order_by(mine.c.matched_at.desc(), Listing.id.desc())
+        statement = statement.order_by(mine.c.matched_at.desc(), listings.c.id.desc())
     page = statement.limit(bindparam("limit", type_=Integer())).offset(bindparam("offset", type_=Integer()))
     return _ListingQueries(page=page, count=count)
 
@@ -224,15 +239,20 @@ def _listing_queries_for(filters: ListingFilters) -> tuple[_ListingQueries, dict
     return queries, {name: value for name, value in params.items() if value is not None}
 
 
-async def _cross_post_counts(db: AsyncSession, listings: list[Listing]) -> dict[int, int]:
-    groups = {listing.group_id for listing in listings if listing.group_id is not None}
+_GROUP_SIZES = (
+    select(_listings.c.group_id, func.count())
+    .where(_listings.c.group_id.in_(bindparam("groups", expanding=True)))
+    .group_by(_listings.c.group_id)
+)
+
+
+async def _cross_post_counts(db: AsyncSession, rows: Sequence[Row[Any]]) -> dict[int, int]:
+    """How many other listings share each grouped listing's group, by listing id."""
+    groups = {row.group_id for row in rows if row.group_id is not None}
     if not groups:
         return {}
-    rows = await db.execute(
-        select(Listing.group_id, func.count()).where(Listing.group_id.in_(groups)).group_by(Listing.group_id)
-    )
-    sizes = {group: count for group, count in rows.all()}
-    return {listing.id: sizes.get(listing.group_id, 1) - 1 for listing in listings if listing.group_id is not None}
+    sizes = {group: count for group, count in (await db.execute(_GROUP_SIZES, {"groups": sorted(groups)})).all()}
+    return {row.id: sizes.get(row.group_id, 1) - 1 for row in rows if row.group_id is not None}
 
 
 async def list_listings(
@@ -243,10 +263,12 @@ async def list_listings(
         await get_owned(db, SavedSearch, filters.search_id, user_id, what="search")
     queries, params = _listing_queries_for(filters)
     params["user_id"] = user_id
-    total = await db.scalar(queries.count, params) or 0
     rows = (await db.execute(queries.page, {**params, "limit": page.size, "offset": page.offset})).all()
-    counts = await _cross_post_counts(db, [row[0] for row in rows])
-    items = [ListingRow(row[0], row[1], row[2], bool(row[3]), counts.get(row[0].id, 0)) for row in rows]
+    total = rows[0].total if rows else 0
+    if not rows and page.offset:  # past the last page: no row carries the total
+        total = await db.scalar(queries.count, params) or 0
+    counts = await _cross_post_counts(db, rows)
+    items = [ListingRow(row, row.matched_at, row.deal_percent, bool(row.seen), counts.get(row.id, 0)) for row in rows]
     return Page(items=items, page=page.page, size=page.size, total=int(total))
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
+from sqlalchemy import Row
 
 from spyglass.market.listings import ListingDetail, ListingRow, SearchStats
 from spyglass.market.models import Favorite, Listing, MarketAlert, PriceAlert, SavedSearch
@@ -92,7 +93,8 @@ def search_out(search: SavedSearch, *, next_run_at: datetime | None = None) -> d
     }
 
 
-def listing_out(listing: Listing) -> dict[str, Any]:
+def listing_out(listing: Listing | Row[Any]) -> dict[str, Any]:
+    """A listing's JSON, from the entity or from a row of its columns (``listings.LISTING_COLUMNS``)."""
     return {
         "id": listing.id,
         "marketplace": listing.marketplace,
