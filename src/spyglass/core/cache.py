@@ -9,6 +9,7 @@ and misses are counted per namespace for ``/metrics`` and the admin cache page.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,11 +17,23 @@ from typing import Any, TypeVar, cast
 
 from cashews import Cache as CashewsCache
 from cashews.backends.interface import Backend
+from cashews.backends.redis import Redis as RedisBackend
+from cashews.backends.redis import client_side
 
 from spyglass.core.metrics import Metrics
 
 T = TypeVar("T")
 _MISSING = object()
+#: ``get_versioned`` on Redis: the version (kept, raw, when missing: nothing can be stored under a version just
+#: made) and the value stored under it, in one round trip. The value's key is built here from the version.
+_GET_VERSIONED = """
+local version = redis.call("GET", KEYS[1])
+if not version then
+    redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+    return {ARGV[1], false}
+end
+return {version, redis.call("GET", ARGV[3] .. version .. ARGV[4])}
+"""
 
 
 @dataclass
@@ -61,6 +74,7 @@ class Cache:
         self._ttls = ttls
         self._metrics = metrics
         self._locks: dict[str, asyncio.Lock] = {}
+        self._versioned_script: Any = None
         self.stats: dict[str, NamespaceStats] = defaultdict(NamespaceStats)
 
     def ttl(self, namespace: str) -> int:
@@ -112,6 +126,65 @@ class Cache:
         if ttl > 0:
             await (await self._ready()).set(self.key(namespace, key), value, expire=ttl)
 
+    async def get_versioned(
+        self, versions: str, version_key: object, namespace: str, prefix: str, suffix: str
+    ) -> tuple[str, Any | None]:
+        """The version kept under ``version_key`` in ``versions`` (a new random one, kept, when there is none; forget
+        it with ``invalidate``) and the value of ``namespace`` kept under ``f"{prefix}{version}{suffix}"`` (None when
+        there is none, always so under a new version; nothing when the namespace's TTL is 0), counted as a hit or a
+        miss of ``namespace``.
+
+        One round trip at most: none when this process holds both keys (on Redis, cashews' client-side copies),
+        else one script on Redis. Versions are stored raw, not as cashews values: read them only through here.
+        """
+        if self.ttl(namespace) <= 0:
+            return "", None
+        backend = await self._ready()
+        full_version_key = self.key(versions, version_key)
+        local = _client_side_copies(backend)
+        if local is not None:
+            version = await local.get(full_version_key, default=None)
+            if isinstance(version, str):
+                value = await local.get(self.key(namespace, f"{prefix}{version}{suffix}"), default=None)
+                if _is_value(value):
+                    self._count(namespace, hit=True)
+                    return version, value
+        if isinstance(backend, RedisBackend):
+            version, value = await self._get_versioned_on_redis(
+                backend, full_version_key, versions, namespace, prefix, suffix
+            )
+        else:
+            version = await backend.get(full_version_key, default=None)
+            if version is None:
+                version, value = secrets.token_hex(6), None
+                await backend.set(full_version_key, version, expire=self.ttl(versions))
+            else:
+                value = await backend.get(self.key(namespace, f"{prefix}{version}{suffix}"), default=None)
+        self._count(namespace, hit=value is not None)
+        return str(version), value
+
+    async def _get_versioned_on_redis(
+        self, backend: Any, version_key: str, versions: str, namespace: str, prefix: str, suffix: str
+    ) -> tuple[str, Any | None]:
+        # cashews has no public way to run a script or to reach its client-side copies: its backend's own
+        # client, key prefix and value decoding are used (cashews is pinned below 8; tests/core cover this).
+        if self._versioned_script is None:
+            self._versioned_script = backend._client.register_script(_GET_VERSIONED)
+        local = _client_side_copies(backend)
+        in_redis: Callable[[str], str] = backend._add_prefix if local is not None else str
+        raw_version, raw_value = await self._versioned_script(
+            keys=[in_redis(version_key)],
+            args=[secrets.token_hex(6), self.ttl(versions) * 1000, in_redis(self.key(namespace, prefix)), suffix],
+        )
+        version = raw_version.decode()
+        value_key = self.key(namespace, f"{prefix}{version}{suffix}")
+        value = None if raw_value is None else await backend._transform_value(value_key, raw_value, None)
+        if local is not None:  # kept until Redis says the key changed, and never longer than the namespace's TTL
+            await local.set(version_key, version, expire=self.ttl(namespace))
+            if value is not None:
+                await local.set(value_key, value, expire=self.ttl(namespace))
+        return version, value
+
     async def invalidate(self, namespace: str, key: object) -> None:
         """Forget one key; the next read loads it again."""
         await self._backend.delete(self.key(namespace, key))
@@ -152,3 +225,15 @@ class Cache:
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.backend_name, "ttls": dict(self._ttls)}
+
+
+def _client_side_copies(backend: Backend) -> Backend | None:
+    """cashews' in-process copies of Redis keys, when they are in use (its invalidation listener runs)."""
+    local = getattr(backend, "_local_cache", None)
+    started = getattr(backend, "_listen_started", None)
+    return local if local is not None and started is not None and started.is_set() else None
+
+
+def _is_value(value: Any) -> bool:
+    """Whether a client-side copy is a value (not None, nor cashews' marker of a key known to be missing)."""
+    return value is not None and value is not getattr(client_side, "_empty_in_redis", None)

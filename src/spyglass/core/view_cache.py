@@ -31,7 +31,6 @@ the outer middleware run for every request, hit or miss.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -61,16 +60,6 @@ _FORGOTTEN_IN_REQUEST: ContextVar[set[tuple[str, int]] | None] = ContextVar("for
 
 def _version_key(area: str, user_id: int) -> str:
     return f"{area}:{user_id}"
-
-
-async def view_version(cache: Cache, area: str, user_id: int) -> str:
-    """The user's current version of ``area`` (a new one after ``forget_views``)."""
-    key = _version_key(area, user_id)
-    version = await cache.get(VERSIONS, key, count=False)
-    if version is None:
-        version = secrets.token_hex(6)
-        await cache.set(VERSIONS, key, version)
-    return str(version)
 
 
 async def forget_views(services: Services, areas: str | Iterable[str], user_ids: Iterable[int]) -> None:
@@ -114,8 +103,9 @@ def _csrf_cookie(scope: Scope) -> bytes:
     return ASGIConnection[Any, Any, Any, Any](scope).cookies.get(CSRF_COOKIE, "").encode("latin-1")
 
 
-def _view_key(scope: Scope, user: CurrentUser, version: str) -> str | None:
-    """The cache key of this request's answer, or None when it must not be cached."""
+def _view_digest(scope: Scope, user: CurrentUser) -> str | None:
+    """What identifies this request's answer besides the user and the version, or None when it must not be
+    cached."""
     session = scope.get("session")
     if isinstance(session, dict) and session.get(FLASH_KEY):
         return None
@@ -131,7 +121,7 @@ def _view_key(scope: Scope, user: CurrentUser, version: str) -> str | None:
             f"{user.username}\0{user.role}\0{user.email_verified}".encode(),
         ]
     )
-    return f"{user.id}:{version}:{hashlib.blake2b(material, digest_size=16).hexdigest()}"
+    return hashlib.blake2b(material, digest_size=16).hexdigest()
 
 
 class ViewCacheMiddleware:
@@ -155,17 +145,20 @@ class ViewCacheMiddleware:
         if area is None or services.cache.ttl(VIEWS) <= 0:
             await self.app(scope, receive, send)
             return
-        key = _view_key(scope, user, await view_version(services.cache, area, user.id))
-        if key is None:
+        digest = _view_digest(scope, user)
+        if digest is None:
             await self.app(scope, receive, send)
             return
-        cached = await services.cache.get(VIEWS, key)
+        # The key is "user:version:digest"; the version and the answer kept under it come in one cache call.
+        version, cached = await services.cache.get_versioned(
+            VERSIONS, _version_key(area, user.id), VIEWS, f"{user.id}:", f":{digest}"
+        )
         if cached is not None:
             status, headers, body = cached
             await send({"type": "http.response.start", "status": status, "headers": list(headers)})
             await send({"type": "http.response.body", "body": body, "more_body": False})
             return
-        await self._answer_and_keep(scope, receive, send, services.cache, key)
+        await self._answer_and_keep(scope, receive, send, services.cache, f"{user.id}:{version}:{digest}")
 
     async def _write(self, scope: Scope, receive: Receive, send: Send, cache: Cache, user: CurrentUser) -> None:
         """Run an unsafe request; forget the views it changed before its answer reaches the client."""
