@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Row, Select, and_, bindparam, case, exists, func, select, update
+from sqlalchemy import ColumnElement, Integer, Row, Select, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.core.db import UTCDateTime, is_valid_id, utcnow
@@ -308,73 +308,100 @@ async def mark_seen(db: AsyncSession, *, user_id: int, listing_id: int) -> None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SearchMatch:
+    """One of the user's searches that matched a listing: its id and name, the deal score it gave, whether the
+    user has seen the listing there."""
+
+    search_id: int
+    name: str
+    deal_percent: float | None
+    seen: bool
+
+
 @dataclass(frozen=True)
 class ListingDetail:
-    """Everything the listing page shows to one user."""
+    """Everything the listing page shows to one user. ``history`` rows carry ``price``, ``currency`` and
+    ``observed_at``; ``cross_posts`` rows ``id``, ``marketplace``, ``url``, ``price`` and ``currency``."""
 
     listing: Listing
-    history: list[PriceHistory]
-    matches: list[tuple[ListingMatch, str]]
-    cross_posts: list[Listing]
+    history: list[Row[Any]]
+    matches: list[SearchMatch]
+    cross_posts: list[Row[Any]]
     favorite: Favorite | None
     price_alert: PriceAlert | None
+
+
+@dataclass(frozen=True)
+class _DetailQueries:
+    found: Select[Any]
+    history: Select[Any]
+    cross_posts: Select[Any]
+
+
+@functools.cache
+def _detail_queries() -> _DetailQueries:
+    """The listing page's statements, built once (with bound parameters) instead of on every request."""
+    user_id: Any = bindparam("user_id")
+    listing_id: Any = bindparam("listing_id")
+    # The listing with the user's favorite and price alert of it (one at most of each) and one row per search
+    # of theirs that matched it. The rows are the visibility check too: a listing neither matched by the
+    # user's searches nor favorited by them gives no row (the same rule as ``_visible_to``).
+    found = (
+        select(Listing, Favorite, PriceAlert, ListingMatch.search_id, SavedSearch.name)
+        .add_columns(ListingMatch.deal_percent, ListingMatch.seen)
+        .outerjoin(Favorite, and_(Favorite.listing_id == Listing.id, Favorite.user_id == user_id))
+        .outerjoin(PriceAlert, and_(PriceAlert.listing_id == Listing.id, PriceAlert.user_id == user_id))
+        .outerjoin(ListingMatch, and_(ListingMatch.listing_id == Listing.id, ListingMatch.user_id == user_id))
+        .outerjoin(SavedSearch, SavedSearch.id == ListingMatch.search_id)
+        .where(Listing.id == listing_id, or_(ListingMatch.id.is_not(None), Favorite.id.is_not(None)))
+        .order_by(ListingMatch.first_matched_at, ListingMatch.id)
+    )
+    history = PriceHistory.__table__
+    history_rows = (
+        select(history.c.price, history.c.currency, history.c.observed_at)
+        .where(history.c.listing_id == listing_id)
+        .order_by(history.c.observed_at, history.c.id)
+        .limit(500)
+    )
+    # Only the group members this user's own searches matched.
+    listings = _listings
+    cross_posts = (
+        select(listings.c.id, listings.c.marketplace, listings.c.url, listings.c.price, listings.c.currency)
+        .where(
+            listings.c.group_id == bindparam("group_id"),
+            listings.c.id != listing_id,
+            listings.c.id.in_(select(_matches.c.listing_id).where(_matches.c.user_id == user_id)),
+        )
+        .order_by(listings.c.id)
+    )
+    return _DetailQueries(found=found, history=history_rows, cross_posts=cross_posts)
 
 
 async def listing_detail(db: AsyncSession, *, user_id: int, listing_id: int) -> ListingDetail:
     """The listing, its price history, the user's searches that matched it and its other marketplaces."""
     if not is_valid_id(listing_id):
         raise NotFound("No such listing.")
-    # One statement for the listing, whether the user may see it, and their favorite and price alert of it.
-    favorite_of = and_(Favorite.listing_id == Listing.id, Favorite.user_id == user_id)
-    alert_of = and_(PriceAlert.listing_id == Listing.id, PriceAlert.user_id == user_id)
-    found = (
-        await db.execute(
-            select(Listing, Favorite, PriceAlert)
-            .outerjoin(Favorite, favorite_of)
-            .outerjoin(PriceAlert, alert_of)
-            .where(Listing.id == listing_id, _visible_to(user_id))
-        )
-    ).first()
-    if found is None:
+    queries = _detail_queries()
+    params = {"user_id": user_id, "listing_id": listing_id}
+    found = (await db.execute(queries.found, params)).all()
+    if not found:
         raise NotFound("No such listing.")
-    listing, favorite, alert = found
-    history = (
-        await db.scalars(
-            select(PriceHistory)
-            .where(PriceHistory.listing_id == listing.id)
-            .order_by(PriceHistory.observed_at, PriceHistory.id)
-            .limit(500)
-        )
-    ).all()
-    matches = (
-        await db.execute(
-            select(ListingMatch, SavedSearch.name)
-            .join(SavedSearch, SavedSearch.id == ListingMatch.search_id)
-            .where(ListingMatch.listing_id == listing.id, ListingMatch.user_id == user_id)
-            .order_by(ListingMatch.first_matched_at)
-        )
-    ).all()
-    cross_posts: list[Listing] = []
+    listing, favorite, alert = found[0][0], found[0][1], found[0][2]
+    matches = [
+        SearchMatch(search_id, name, deal_percent, seen)
+        for _, _, _, search_id, name, deal_percent, seen in found
+        if search_id is not None
+    ]
+    history = (await db.execute(queries.history, params)).all()
+    cross_posts: Sequence[Row[Any]] = []
     if listing.group_id is not None:
-        # Only the group members this user's own searches matched.
-        cross_posts = list(
-            (
-                await db.scalars(
-                    select(Listing)
-                    .where(
-                        Listing.group_id == listing.group_id,
-                        Listing.id != listing.id,
-                        Listing.id.in_(select(ListingMatch.listing_id).where(ListingMatch.user_id == user_id)),
-                    )
-                    .order_by(Listing.id)
-                )
-            ).all()
-        )
+        cross_posts = (await db.execute(queries.cross_posts, {**params, "group_id": listing.group_id})).all()
     return ListingDetail(
         listing=listing,
         history=list(history),
-        matches=[(match, name) for match, name in matches],
-        cross_posts=cross_posts,
+        matches=matches,
+        cross_posts=list(cross_posts),
         favorite=favorite,
         price_alert=alert,
     )

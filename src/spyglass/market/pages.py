@@ -334,11 +334,11 @@ async def listing_page(db: AsyncSession, services: Services, me: CurrentUser, li
     transaction since a GET's session only reads; nothing is written when they already are.
     """
     detail = await listings.listing_detail(db, user_id=me.id, listing_id=listing_id)
-    if any(not match.seen for match, _ in detail.matches):
+    if any(not match.seen for match in detail.matches):
         async with services.db.session(write=True) as session:
             await listings.mark_seen(session, user_id=me.id, listing_id=detail.listing.id)
         await forget_views(services, LISTINGS_AREA, [me.id])  # the "new" badges are gone from every page
-    deals = [match.deal_percent for match, _ in detail.matches if match.deal_percent is not None]
+    deals = [match.deal_percent for match in detail.matches if match.deal_percent is not None]
     return Template(
         "market/listing.html",
         context={

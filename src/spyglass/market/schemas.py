@@ -140,7 +140,7 @@ def row_out(row: ListingRow) -> dict[str, Any]:
 
 
 def detail_out(detail: ListingDetail) -> dict[str, Any]:
-    deals = [match.deal_percent for match, _ in detail.matches if match.deal_percent is not None]
+    deals = [match.deal_percent for match in detail.matches if match.deal_percent is not None]
     best = max(deals) if deals else None
     return {
         **listing_out(detail.listing),
@@ -150,7 +150,7 @@ def detail_out(detail: ListingDetail) -> dict[str, Any]:
             {"price": _money(entry.price), "currency": entry.currency, "observed_at": _iso(entry.observed_at)}
             for entry in detail.history
         ],
-        "searches": [{"id": match.search_id, "name": name} for match, name in detail.matches],
+        "searches": [{"id": match.search_id, "name": match.name} for match in detail.matches],
         "cross_posts": [
             {"id": other.id, "marketplace": other.marketplace, "url": other.url, "price": _money(other.price)}
             for other in detail.cross_posts
