@@ -4,12 +4,15 @@ files, see core/assets.py), flash messages."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
+from markupsafe import Markup
 
 from spyglass import __version__
 from spyglass.core.assets import asset_url_callable
@@ -38,6 +41,23 @@ def _pop_flashes(context: Mapping[str, Any], /) -> list[dict[str, str]]:
     return list(messages)
 
 
+def format_money(amount: Decimal | float | None, currency: str | None) -> Markup:
+    """A price as the pages show it: "$1,234.50" in dollars, "1,234.50 EUR" in another currency, a muted
+    "no price" without one. Python rather than a Jinja macro: tables call it on every row."""
+    if amount is None:
+        return Markup('<span class="muted">no price</span>')
+    if not currency or currency == "USD":
+        return Markup("${:,.2f}").format(amount)
+    return Markup("{:,.2f} {}").format(amount, currency)
+
+
+def format_when(moment: datetime | None, empty: str = "never") -> Markup:
+    """A UTC moment as a ``<time>`` element ("2026-12-02 14:05 UTC"), or ``empty`` (muted) without one."""
+    if not moment:
+        return Markup('<span class="muted">{}</span>').format(empty)
+    return Markup('<time datetime="{}">{} UTC</time>').format(moment.isoformat(), moment.strftime("%Y-%m-%d %H:%M"))
+
+
 def _current_user(context: Mapping[str, Any], /) -> Any:
     request = context.get("request")
     return request.scope.get("user") if request is not None else None
@@ -47,7 +67,14 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     """Templates from ``web/templates`` with Spyglass's globals registered."""
 
     def configure(engine: JinjaTemplateEngine) -> None:
-        engine.engine.globals.update({"app_name": "Spyglass", "app_version": __version__})
+        engine.engine.globals.update(
+            {
+                "app_name": "Spyglass",
+                "app_version": __version__,
+                "format_money": format_money,
+                "format_when": format_when,
+            }
+        )
         engine.register_template_callable("flashes", _pop_flashes)
         engine.register_template_callable("current_user", _current_user)
         engine.register_template_callable("asset_url", asset_url_callable(STATIC_DIR))
