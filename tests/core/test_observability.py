@@ -205,3 +205,17 @@ async def test_requests_that_need_redis_answer_503_not_500_while_it_is_down(tmp_
     assert page.status_code == 503 and "try again" in page.text and "Traceback" not in page.text
     assert api.status_code == 503 and api.headers["retry-after"] == "5"
     assert "try again" in api.json()["error"]
+
+
+def test_a_remembered_metric_child_counts_in_the_exposition() -> None:
+    from spyglass.core.metrics import Metrics
+
+    metrics = Metrics()
+    first = metrics.child(metrics.http_requests, "GET", "/api/v1/me", "200")
+    assert metrics.child(metrics.http_requests, "GET", "/api/v1/me", "200") is first
+    first.inc()
+    metrics.child(metrics.http_requests, "GET", "/api/v1/me", "200").inc()
+    metrics.child(metrics.http_requests, "GET", "/api/v1/me", "404").inc()
+    text = metrics.render().decode()
+    assert 'spyglass_http_requests_total{method="GET",route="/api/v1/me",status="200"} 2.0' in text
+    assert 'spyglass_http_requests_total{method="GET",route="/api/v1/me",status="404"} 1.0' in text

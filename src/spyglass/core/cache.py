@@ -201,10 +201,10 @@ class Cache:
         stats = self.stats[namespace]
         if hit:
             stats.hits += 1
-            self._metrics.cache_hits.labels(namespace).inc()
+            self._metrics.child(self._metrics.cache_hits, namespace).inc()
         else:
             stats.misses += 1
-            self._metrics.cache_misses.labels(namespace).inc()
+            self._metrics.child(self._metrics.cache_misses, namespace).inc()
 
     async def ping(self) -> bool:
         try:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
+
+M = TypeVar("M", bound=MetricWrapperBase)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: Label combinations remembered by ``Metrics.child`` before it starts again (bounds odd methods or statuses).
+MAX_REMEMBERED_CHILDREN = 10_000
 
 
 class Metrics:
@@ -38,6 +45,18 @@ class Metrics:
             registry=self.registry,
         )
         self.logins = Counter("spyglass_logins_total", "Login attempts by result.", ["result"], registry=self.registry)
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: M, *labels: str) -> M:
+        """``metric.labels(*labels)``, remembered: ``labels()`` validates the values and takes a lock on every call,
+        a noticeable part of a cached request that counts several metrics."""
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) >= MAX_REMEMBERED_CHILDREN:
+                self._children.clear()
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def counter(self, name: str, documentation: str, labels: list[str]) -> Counter:
         """A new counter in this registry."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import secrets
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
@@ -13,7 +13,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from spyglass.config import Settings
 from spyglass.core.metrics import Metrics
-from spyglass.core.request_context import request_id_var
+from spyglass.core.request_context import header, request_id_var
 
 logger = logging.getLogger("spyglass.access")
 
@@ -92,8 +92,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if 8 <= len(incoming) <= 64 and incoming.isalnum() else secrets.token_hex(8)
+        incoming = header(scope, b"x-request-id") or ""
+        request_id = incoming if 8 <= len(incoming) <= 64 and incoming.isalnum() else os.urandom(8).hex()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -110,11 +110,13 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("path_template") or "unmatched"
-            method = scope.get("method", "GET")
-            self.metrics.http_requests.labels(method, route, str(status)).inc()
-            self.metrics.http_latency.labels(method, route).observe(elapsed)
-            if not path.startswith(("/static/", "/health", "/metrics")):
+            route = str(scope.get("path_template") or "unmatched")
+            method = str(scope.get("method", "GET"))
+            metrics = self.metrics
+            metrics.child(metrics.http_requests, method, route, str(status)).inc()
+            metrics.child(metrics.http_latency, method, route).observe(elapsed)
+            # The level check first: at WARNING (production) the access line is not even built.
+            if logger.isEnabledFor(logging.INFO) and not path.startswith(("/static/", "/health", "/metrics")):
                 logger.info(
                     "request",
                     extra={
