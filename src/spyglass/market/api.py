@@ -72,8 +72,9 @@ async def list_searches_api(
     db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1, size: PageSize = None
 ) -> dict[str, Any]:
     """Your saved searches, newest first, with their last and next run."""
-    result = await service.list_searches(db, user_id=me.id, page=page_request(services, page, size))
-    upcoming = await service.next_runs(db, search_ids=[search.id for search in result.items])
+    result, upcoming = await service.list_searches_with_next_runs(
+        db, user_id=me.id, page=page_request(services, page, size)
+    )
     return result.to_dict([search_out(search, next_run_at=upcoming.get(search.id)) for search in result.items])
 
 

@@ -106,13 +106,13 @@ async def market_home() -> Redirect:
 @get("/market/searches", opt=SEARCHES_VIEW, guards=GUARDS, include_in_schema=False)
 async def searches_page(db: AsyncSession, services: Services, me: CurrentUser, page: PageNumber = 1) -> Template:
     """The dashboard: every search with its status, last and next run, listings found and errors."""
-    found = await service.list_searches(db, user_id=me.id, page=page_request(services, page))
+    found, next_runs = await service.list_searches_with_next_runs(db, user_id=me.id, page=page_request(services, page))
     ids = [search.id for search in found.items]
     return Template(
         "market/searches.html",
         context={
             "found": found,
-            "next_runs": await service.next_runs(db, search_ids=ids),
+            "next_runs": next_runs,
             "active_runs": await service.active_runs(db, search_ids=ids),
             "unread": await listings.unread_alerts(db, user_id=me.id),
             "quota": (await quotas.quotas_for(db, user_id=me.id, settings=services.settings)).max_searches,

@@ -7,14 +7,16 @@ problem at once as ``InvalidInput`` (field → message), so both show the same c
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, Select, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from spyglass.config import Settings
@@ -413,6 +415,33 @@ async def list_searches(db: AsyncSession, *, user_id: int, page: PageRequest) ->
         SavedSearch.created_at.desc(), SavedSearch.id.desc()
     )
     return await paginate(db, statement, page)
+
+
+@functools.cache
+def _searches_with_next_runs() -> Select[SavedSearch, datetime, int]:
+    """The page statement of ``list_searches_with_next_runs``, built once (bound parameters for the values)."""
+    schedule_of = and_(Schedule.kind == SEARCH_KIND, Schedule.subject_id == SavedSearch.id, Schedule.enabled.is_(True))
+    return (
+        select(SavedSearch, Schedule.next_run_at, func.count().over().label("total"))
+        .outerjoin(Schedule, schedule_of)
+        .where(SavedSearch.user_id == bindparam("user_id"))
+        .order_by(SavedSearch.created_at.desc(), SavedSearch.id.desc())
+        .limit(bindparam("limit", type_=Integer()))
+        .offset(bindparam("offset", type_=Integer()))
+    )
+
+
+async def list_searches_with_next_runs(
+    db: AsyncSession, *, user_id: int, page: PageRequest
+) -> tuple[Page[SavedSearch], dict[int, Any]]:
+    """``list_searches`` and ``next_runs`` of its page in one statement (the total comes with the rows)."""
+    params = {"user_id": user_id, "limit": page.size, "offset": page.offset}
+    rows = (await db.execute(_searches_with_next_runs(), params)).all()
+    total = rows[0].total if rows else 0
+    if not rows and page.offset:  # past the last page: no row carries the total
+        total = await db.scalar(select(func.count()).where(SavedSearch.user_id == user_id)) or 0
+    found = Page(items=[row[0] for row in rows], page=page.page, size=page.size, total=int(total))
+    return found, {row[0].id: row.next_run_at for row in rows if row.next_run_at is not None}
 
 
 async def delete_search(db: AsyncSession, *, user_id: int, search_id: int) -> SavedSearch:
