@@ -12,7 +12,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from spyglass import __version__
 from spyglass.core.assets import asset_url_callable
@@ -47,15 +47,17 @@ def format_money(amount: Decimal | float | None, currency: str | None) -> Markup
     if amount is None:
         return Markup('<span class="muted">no price</span>')
     if not currency or currency == "USD":
-        return Markup("${:,.2f}").format(amount)
-    return Markup("{:,.2f} {}").format(amount, currency)
+        return escape(f"${amount:,.2f}")
+    return escape(f"{amount:,.2f} {currency}")
 
 
 def format_when(moment: datetime | None, empty: str = "never") -> Markup:
     """A UTC moment as a ``<time>`` element ("2026-12-02 14:05 UTC"), or ``empty`` (muted) without one."""
     if not moment:
-        return Markup('<span class="muted">{}</span>').format(empty)
-    return Markup('<time datetime="{}">{} UTC</time>').format(moment.isoformat(), moment.strftime("%Y-%m-%d %H:%M"))
+        return Markup('<span class="muted">%s</span>') % empty
+    # A formatted date holds digits, dashes, colons, points, "T" and "+": nothing to escape (Markup's own
+    # escaping formatter would double the cost of a table row's dates).
+    return Markup(f'<time datetime="{moment.isoformat()}">{moment:%Y-%m-%d %H:%M} UTC</time>')  # noqa: S704
 
 
 def _current_user(context: Mapping[str, Any], /) -> Any:
