@@ -101,6 +101,15 @@ async def test_a_forgotten_version_is_replaced_on_every_process(caches: Callable
     assert other not in (version, renewed)
 
 
+async def test_a_version_an_older_release_stored_is_replaced(caches: Callable[[], Cache]) -> None:
+    """Before get_versioned, versions were cashews values (pickled); a rolling upgrade meets them in Redis."""
+    cache = caches()
+    await cache.set(VERSIONS, "market.listings:1", "0a1b2c3d4e5f")
+    version, answer = await cache.get_versioned(VERSIONS, "market.listings:1", VIEWS, "1:", ":page")
+    assert answer is None and version != "0a1b2c3d4e5f" and int(version, 16) >= 0
+    assert (await cache.get_versioned(VERSIONS, "market.listings:1", VIEWS, "1:", ":page"))[0] == version
+
+
 async def test_in_memory_the_same_in_one_call() -> None:
     cache = Cache(redis_url=None, ttls=TTLS, metrics=Metrics())
     try:

@@ -25,10 +25,11 @@ from spyglass.core.metrics import Metrics
 T = TypeVar("T")
 _MISSING = object()
 #: ``get_versioned`` on Redis: the version (kept, raw, when missing: nothing can be stored under a version just
-#: made) and the value stored under it, in one round trip. The value's key is built here from the version.
+#: made) and the value stored under it, in one round trip. The value's key is built here from the version. A
+#: version that is not a hex token (one cashews pickled, written by an older release) is replaced.
 _GET_VERSIONED = """
 local version = redis.call("GET", KEYS[1])
-if not version then
+if not version or not string.match(version, "^%x+$") then
     redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
     return {ARGV[1], false}
 end
