@@ -184,3 +184,12 @@ async def test_a_hit_on_redis_is_one_script_call_that_agrees_with_the_librarys_w
         assert abs(hit.reset_in - window.reset_in) <= 1 and 58 <= hit.reset_in <= 60
     finally:
         await client.aclose()
+
+
+def test_the_raw_headers_are_the_headers() -> None:
+    from spyglass.core.ratelimit import LimitStatus
+
+    for status in (LimitStatus("api", "user:1", 60, 59, 12), LimitStatus("api", "user:1", 60, -3, 0)):
+        assert status.raw_headers() == [
+            (name.lower().encode(), value.encode()) for name, value in status.headers().items()
+        ]

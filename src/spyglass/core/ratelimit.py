@@ -38,6 +38,14 @@ class LimitStatus:
             "RateLimit-Reset": str(self.reset_in),
         }
 
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """``headers()`` as ASGI header pairs (lower-case names)."""
+        return [
+            (b"ratelimit-limit", b"%d" % self.limit),
+            (b"ratelimit-remaining", b"%d" % max(self.remaining, 0)),
+            (b"ratelimit-reset", b"%d" % self.reset_in),
+        ]
+
 
 class InlineMemoryStorage(Storage, MovingWindowSupport):
     """Moving-window storage in this process's memory for ``limits``' strategy; used from the event loop only.

@@ -39,12 +39,11 @@ class RateLimitMiddleware:
             return
         services: Services = scope["litestar_app"].state.services
         status = await services.limiter.hit(category, limit_key(scope, services.settings.trusted_proxies))
+        headers = status.raw_headers()
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                add_missing_headers(
-                    message, [(name.lower().encode(), value.encode()) for name, value in status.headers().items()]
-                )
+                add_missing_headers(message, headers)
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
