@@ -522,13 +522,16 @@ async def list_alerts(db: AsyncSession, *, user_id: int, page: PageRequest) -> P
     return await paginate(db, statement, page)
 
 
+_UNREAD_ALERTS = (
+    select(func.count())
+    .select_from(MarketAlert)
+    .where(MarketAlert.user_id == bindparam("user_id"), MarketAlert.read_at.is_(None))
+)
+
+
 async def unread_alerts(db: AsyncSession, *, user_id: int) -> int:
-    count = await db.scalar(
-        select(func.count())
-        .select_from(MarketAlert)
-        .where(MarketAlert.user_id == user_id, MarketAlert.read_at.is_(None))
-    )
-    return int(count or 0)
+    """How many of the user's triggered alerts they have not read."""
+    return int(await db.scalar(_UNREAD_ALERTS, {"user_id": user_id}) or 0)
 
 
 async def mark_alerts_read(db: AsyncSession, *, user_id: int) -> int:
@@ -588,9 +591,14 @@ async def search_stats(db: AsyncSession, *, user_id: int, search_id: int, days: 
     )
 
 
+_SEARCH_NAMES = (
+    select(SavedSearch.id, SavedSearch.name)
+    .where(SavedSearch.user_id == bindparam("user_id"))
+    .order_by(SavedSearch.name)
+)
+
+
 async def search_names(db: AsyncSession, *, user_id: int) -> list[tuple[int, str]]:
     """(id, name) of the user's searches, for filter menus."""
-    rows = await db.execute(
-        select(SavedSearch.id, SavedSearch.name).where(SavedSearch.user_id == user_id).order_by(SavedSearch.name)
-    )
+    rows = await db.execute(_SEARCH_NAMES, {"user_id": user_id})
     return [(search_id, name) for search_id, name in rows.all()]
