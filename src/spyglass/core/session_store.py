@@ -42,7 +42,7 @@ INVALIDATION_CHANNEL = b"__redis__:invalidate"
 #: How long the absence of a key is remembered (an unknown or ended session's cookie): a SET of the key
 #: is announced like any change, this only bounds the memory an invalid cookie can hold.
 ABSENT_FOR_SECONDS = 60.0
-MAX_COPIES = 100_000
+MAX_COPIES = 50_000
 RECONNECT_AFTER_SECONDS = (0.2, 1.0, 5.0)
 
 
@@ -59,6 +59,7 @@ class ReplicatedRedisStore(RedisStore):
         self._copies: dict[str, tuple[bytes | None, float] | object] = {}
         self._listening = False
         self._listener: asyncio.Task[None] | None = None
+        self._listener_loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
     @property
@@ -117,12 +118,22 @@ class ReplicatedRedisStore(RedisStore):
         self._copies.clear()
 
     def _ensure_listener(self) -> None:
-        if self._listener is None and not self._closed:
-            self._listener = asyncio.get_running_loop().create_task(self._listen_forever())
+        loop = asyncio.get_running_loop()
+        if self._listener_loop is loop or self._closed:
+            return
+        # First use, or used from another event loop than the listener's (tests drive apps from several):
+        # a listener whose loop stopped delivers nothing, so copying starts over with one on this loop.
+        self._stop_copying()
+        self._listener_loop = loop
+        self._listener = loop.create_task(self._listen_forever())
+
+    def _current(self) -> bool:
+        """Whether the running task is this store's listener (a replaced one must not touch the copies)."""
+        return asyncio.current_task() is self._listener
 
     async def _listen_forever(self) -> None:
         failures = 0
-        while not self._closed:
+        while not self._closed and self._current():
             connection: AbstractConnection | None = None
             try:
                 connection = await self._subscribe()
@@ -134,11 +145,12 @@ class ReplicatedRedisStore(RedisStore):
                 if failures == 0:
                     logger.warning("session copies stopped (%s): sessions are read from Redis", type(exc).__name__)
             finally:
-                self._stop_copying()
+                if self._current():
+                    self._stop_copying()
                 if connection is not None:
                     with contextlib.suppress(Exception):
                         await connection.disconnect()
-            if self._closed:
+            if self._closed or not self._current():
                 return
             await asyncio.sleep(RECONNECT_AFTER_SECONDS[min(failures, len(RECONNECT_AFTER_SECONDS) - 1)])
             failures += 1
@@ -161,6 +173,8 @@ class ReplicatedRedisStore(RedisStore):
             raise ConnectionError("CLIENT TRACKING was refused")
         await connection.send_command("SUBSCRIBE", INVALIDATION_CHANNEL)
         await connection.read_response()  # [subscribe, channel, 1]
+        if not self._current():
+            raise RuntimeError("replaced by a listener on another event loop")
         self._copies.clear()
         self._listening = True
         return connection
@@ -186,9 +200,9 @@ class ReplicatedRedisStore(RedisStore):
         """Stop the listener and close the connections."""
         self._closed = True
         self._stop_copying()
-        if self._listener is not None:
+        if self._listener is not None and self._listener_loop is asyncio.get_running_loop():
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._listener
-            self._listener = None
+        self._listener = None
         await self._shutdown()
