@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import msgspec
 from sqlalchemy import ColumnElement, Integer, Row, Select, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,15 +60,38 @@ class ListingFilters:
     sort: str = "newest"
 
 
+class ListingSummary(msgspec.Struct, frozen=True):
+    """A listing's columns as the table and the API's listing answers show them (all but the image hash),
+    read with SQLAlchemy Core: building ORM objects, or reading SQLAlchemy rows by attribute name, cost
+    more than the rest of a page of the API."""
+
+    id: int
+    marketplace: str
+    external_id: str
+    url: str
+    title: str
+    description: str
+    price: Decimal | None
+    currency: str | None
+    location: str | None
+    latitude: float | None
+    longitude: float | None
+    posted_at: datetime | None
+    images: list[str]
+    seller: str | None
+    condition: str | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    status: str
+    group_id: int | None
+
+
 @dataclass(frozen=True, slots=True)
 class ListingRow:
     """A listing in the user's table: when the user's searches first matched it, its best deal score,
-    and how many other marketplaces carry the same item.
+    and how many other marketplaces carry the same item."""
 
-    ``listing`` holds the listing's columns by name (those of :data:`LISTING_COLUMNS`): a plain row read
-    with SQLAlchemy Core, since building ORM objects cost more than the rest of a page of the API."""
-
-    listing: Row[Any]
+    listing: ListingSummary
     matched_at: datetime
     deal_percent: float | None
     seen: bool
@@ -138,8 +162,8 @@ def parse_filters(
 
 _listings = Listing.__table__
 _matches = ListingMatch.__table__
-#: The columns of a listing that the table and the API's listing answers show (all but the image hash).
-LISTING_COLUMNS = tuple(column for column in _listings.c if column.key != "image_hash")
+#: The columns of a ``ListingSummary``, in its order: a row's first values build one.
+LISTING_COLUMNS = tuple(_listings.c[name] for name in ListingSummary.__struct_fields__)
 
 
 @dataclass(frozen=True)
@@ -246,13 +270,13 @@ _GROUP_SIZES = (
 )
 
 
-async def _cross_post_counts(db: AsyncSession, rows: Sequence[Row[Any]]) -> dict[int, int]:
+async def _cross_post_counts(db: AsyncSession, listings: list[ListingSummary]) -> dict[int, int]:
     """How many other listings share each grouped listing's group, by listing id."""
-    groups = {row.group_id for row in rows if row.group_id is not None}
+    groups = {listing.group_id for listing in listings if listing.group_id is not None}
     if not groups:
         return {}
     sizes = {group: count for group, count in (await db.execute(_GROUP_SIZES, {"groups": sorted(groups)})).all()}
-    return {row.id: sizes.get(row.group_id, 1) - 1 for row in rows if row.group_id is not None}
+    return {item.id: sizes.get(item.group_id, 1) - 1 for item in listings if item.group_id is not None}
 
 
 async def list_listings(
@@ -267,8 +291,13 @@ async def list_listings(
     total = rows[0].total if rows else 0
     if not rows and page.offset:  # past the last page: no row carries the total
         total = await db.scalar(queries.count, params) or 0
-    counts = await _cross_post_counts(db, rows)
-    items = [ListingRow(row, row.matched_at, row.deal_percent, bool(row.seen), counts.get(row.id, 0)) for row in rows]
+    width = len(LISTING_COLUMNS)  # then matched_at, deal_percent, seen, total (by position: see ListingSummary)
+    summaries = [ListingSummary(*row[:width]) for row in rows]
+    counts = await _cross_post_counts(db, summaries)
+    items = [
+        ListingRow(summary, row[width], row[width + 1], bool(row[width + 2]), counts.get(summary.id, 0))
+        for summary, row in zip(summaries, rows, strict=True)
+    ]
     return Page(items=items, page=page.page, size=page.size, total=int(total))
 
 

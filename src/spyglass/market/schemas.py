@@ -9,9 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import Row
 
-from spyglass.market.listings import ListingDetail, ListingRow, SearchStats
+from spyglass.market.listings import ListingDetail, ListingRow, ListingSummary, SearchStats
 from spyglass.market.models import Favorite, Listing, MarketAlert, PriceAlert, SavedSearch
 from spyglass.market.searching import Collected
 
@@ -93,8 +92,8 @@ def search_out(search: SavedSearch, *, next_run_at: datetime | None = None) -> d
     }
 
 
-def listing_out(listing: Listing | Row[Any]) -> dict[str, Any]:
-    """A listing's JSON, from the entity or from a row of its columns (``listings.LISTING_COLUMNS``)."""
+def listing_out(listing: Listing | ListingSummary) -> dict[str, Any]:
+    """A listing's JSON, from the entity or from the table's summary of it."""
     return {
         "id": listing.id,
         "marketplace": listing.marketplace,
