@@ -47,3 +47,12 @@ async def test_an_unsafe_request_needs_the_token_of_its_cookie(client: Client) -
     assert forged.status_code == 403
     accepted = await client.post("/login", data={"login": "nobody", "password": "x"}, headers={CSRF_HEADER: token})
     assert accepted.status_code != 403, "the token of the cookie is accepted"
+
+
+async def test_the_cookie_read_is_the_one_litestar_reads(client: Client) -> None:
+    """Two cookies of one name (a parent-domain one sent first): the token is the last, as Litestar parses it,
+    and the page embeds that one."""
+    await client.get("/login")
+    token = client.cookies[CSRF_COOKIE]
+    page = await client.get("/login", headers={"cookie": f"{CSRF_COOKIE}=tossed; {CSRF_COOKIE}={token}"})
+    assert embedded_token(page.text) == token

@@ -8,10 +8,7 @@ header cross-site without a CORS preflight we never grant.
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar.config.csrf import CSRFConfig
-from litestar.connection import ASGIConnection
 from litestar.exceptions import PermissionDeniedException
 from litestar.middleware._utils import should_bypass_middleware
 from litestar.middleware.csrf import CSRFMiddleware, generate_csrf_token
@@ -19,6 +16,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
 from spyglass.core.errors import Forbidden
+from spyglass.core.request_context import cookies
 
 CSRF_COOKIE = "spyglass_csrf"
 CSRF_HEADER = "x-csrf-token"
@@ -79,7 +77,7 @@ class CSRFGuardMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        cookie = ASGIConnection[Any, Any, Any, Any](scope).cookies.get(self.config.cookie_name)  # Litestar's parser
+        cookie = cookies(scope).get(self.config.cookie_name)  # Litestar's parser and its per-request copy
         token = ScopeState.from_scope(scope).csrf_token = cookie or generate_csrf_token(secret=self.config.secret)
         if cookie is None:
             send = self.checked.create_send_wrapper(send=send, token=token, csrf_cookie=None)

@@ -6,6 +6,10 @@ import ipaddress
 from contextvars import ContextVar
 from typing import Any
 
+from litestar._parsers import parse_cookie_string
+from litestar.types import Empty
+from litestar.utils.scope.state import ScopeState
+
 request_id_var: ContextVar[str | None] = ContextVar("spyglass_request_id", default=None)
 
 #: Methods that only read: a read session (``core/dependencies.py``), no forgetting of cached views.
@@ -18,6 +22,21 @@ def header(scope: Any, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def cookies(scope: Any) -> dict[str, str]:
+    """The request's cookies, parsed once per request.
+
+    Kept where Litestar's connections keep theirs (the connection state), so ``request.cookies`` reads the same
+    dictionary; read from the raw ``cookie`` header (the first, as Litestar's ``Headers.get``) without building
+    Litestar's ``Headers``, which decodes every header into a multidict.
+    """
+    state = ScopeState.from_scope(scope)
+    parsed = state.cookies
+    if parsed is Empty:
+        raw = header(scope, b"cookie")
+        parsed = state.cookies = parse_cookie_string(raw) if raw else {}
+    return parsed
 
 
 def client_ip(scope: Any, trusted_proxies: list[str]) -> str:

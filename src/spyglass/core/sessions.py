@@ -20,6 +20,8 @@ from litestar.connection import ASGIConnection
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.types import Empty, Message, ScopeSession
 
+from spyglass.core.request_context import cookies
+
 ROTATE_FLAG = "spyglass.rotate_session"
 NEW_ID = "spyglass.new_session_id"
 LOADED = "spyglass.session_as_loaded"
@@ -40,7 +42,7 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         return super().get_session_id(connection)
 
     async def load_from_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
-        if session_id := connection.cookies.get(self.config.key):
+        if session_id := cookies(connection.scope).get(self.config.key):
             store = self.config.get_store_from_app(connection.scope["app"])
             data = await self.get(session_id, store=store)
             if data is not None:
