@@ -10,17 +10,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
+from spyglass.app import create_app
+from spyglass.config import Settings
 from spyglass.core.cache import Cache
 from spyglass.core.metrics import Metrics
+from spyglass.core.services import Services
 from spyglass.core.session_store import ReplicatedRedisStore
 from spyglass.core.view_cache import VERSIONS, VIEWS
+from spyglass.market import service
+from tests.conftest import make_settings
+from tests.market.helpers import bearer, execute_search, listings_by_sku, search_body
+from tests.market.shop import Product, Shop
+from tests.support.client import app_client
+from tests.support.factories import DEFAULT_PASSWORD, create_user
+from tests.support.http_server import LocalHttpServer
+from tests.support.servers import free_port
+from tests.support.web import login, post_form
 
 #: The suite's other tests flush Redis database 0 and use 7, 8, 9, 11.
 REVIEW_REDIS_DB = 13
@@ -91,6 +106,20 @@ class LinkToRedis:
         for job in (requests(), receive_replies(), deliver_replies()):
             task = asyncio.ensure_future(job)
             self._tasks.add(task)
+
+
+@pytest.fixture
+def settings(tmp_path: Any, database_url: str) -> Settings:
+    # The shop runs on 127.0.0.1, which the URL policy refuses unless allowed; no politeness delay in tests.
+    return make_settings(
+        tmp_path, database_url, allow_private_targets="127.0.0.1/32,localhost", http_per_host_delay_seconds=0
+    )
+
+
+@pytest.fixture
+def shop() -> Any:
+    with LocalHttpServer() as server:
+        yield Shop(server)
 
 
 def review_redis(redis_url: str) -> str:
@@ -207,3 +236,125 @@ async def test_a_sign_out_is_seen_when_the_listener_link_died_silently(
             return await other.get("alice") is None
 
         assert await eventually(refused, within=5.0), "a signed-out session was still accepted"
+
+
+async def test_a_session_copy_is_not_answered_after_redis_restarted_empty(
+    tmp_path: Any, session_stores: Callable[[str], Any]
+) -> None:
+    """Redis restarted without its data (the cluster test's fault): every session is gone, and a process holding
+    copies must say so on its next read, not answer from memory."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed"
+    port = free_port()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+    async def start() -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        )
+        for _ in range(200):
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                return process
+            await asyncio.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    server = await start()
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        writing, reading = await session_stores(url), await session_stores(url)
+        await writing.set("alice", b"signed in", expires_in=3600)
+        await asyncio.sleep(0.1)
+        assert await reading.get("alice") == b"signed in"
+        assert await reading.get("alice") == b"signed in"  # from its copy
+
+        server.terminate()
+        await server.wait()
+        server = await start()
+        # The first read may meet a pooled connection the restart closed (the app answers 503 then); no read
+        # may answer the lost session from the process's copy.
+        with contextlib.suppress(RedisConnectionError):
+            assert await reading.get("alice") is None, "a session Redis lost was answered from a copy"
+        assert await reading.get("alice") is None, "a session Redis lost was answered from a copy"
+
+        async def copying_again() -> bool:
+            return bool(reading.listening)
+
+        assert await eventually(copying_again, within=5.0)
+        with contextlib.suppress(RedisConnectionError):  # the writer's pooled connection was closed too
+            await writing.exists("bob")
+        await writing.set("bob", b"signed in", expires_in=3600)
+        await asyncio.sleep(0.1)
+        assert await reading.get("bob") == b"signed in"
+        await writing.delete("bob")
+        await asyncio.sleep(0.1)
+        assert await reading.get("bob") is None
+    finally:
+        server.terminate()
+        await server.wait()
+
+
+# -- two web processes on one Redis, over HTTP ----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def two_processes(tmp_path: Any, database_url: str, redis_url: str) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """Two apps with their own services (as two web processes) on one database and one Redis, rate limits on."""
+    shared = review_redis(redis_url)
+    flush = Redis.from_url(shared)
+    await flush.flushdb()
+    await flush.aclose()
+    local = {"allow_private_targets": "127.0.0.1/32,localhost", "http_per_host_delay_seconds": 0}
+    first = Services.build(make_settings(tmp_path / "a", database_url, redis_url=shared, **local))
+    second = Services.build(make_settings(tmp_path / "b", database_url, redis_url=shared, **local))
+    try:
+        yield first, create_app(first.settings, services=first), create_app(second.settings, services=second)
+    finally:
+        await first.close()
+        await second.close()
+
+
+@pytest.mark.backends("postgresql")
+async def test_a_sign_out_on_one_process_is_seen_by_the_next_request_on_another(
+    two_processes: tuple[Any, Any, Any],
+) -> None:
+    services, one, two = two_processes
+    alice = await create_user(services, username="alice")
+    for attempt in range(5):
+        async with app_client(one, lifespan=False, follow_redirects=False) as browser:
+            await login(browser, alice.username, DEFAULT_PASSWORD)  # type: ignore[arg-type]
+            cookies = dict(browser.cookies)
+            async with app_client(two, lifespan=False, follow_redirects=False) as elsewhere:
+                elsewhere.cookies.update(cookies)
+                assert (await elsewhere.get("/market/searches")).status_code == 200
+                assert (await elsewhere.get("/market/searches")).status_code == 200  # its copy of the session
+                signed_out = await post_form(browser, "/logout")  # type: ignore[arg-type]
+                assert signed_out.status_code == 303
+                after = await elsewhere.get("/market/searches")
+                assert after.status_code in (302, 303, 401), f"attempt {attempt}: still signed in elsewhere"
+
+
+@pytest.mark.backends("postgresql")
+async def test_a_write_on_one_process_shows_on_the_next_read_on_another(
+    two_processes: tuple[Any, Any, Any], shop: Shop
+) -> None:
+    services, one, two = two_processes
+    url = shop.serve("/lenses", [Product("l1", "Canon 50mm lens", "120.00")])
+    alice = await create_user(services, username="alice")
+    spec = service.parse_search(search_body(url, name="Lenses", keywords="lens"), settings=services.settings)
+    async with services.db.session(write=True) as session:
+        search_id = (await service.create_search(session, user_id=alice.id, spec=spec, settings=services.settings)).id
+    await execute_search(services, search_id, alice.id)
+    lens = (await listings_by_sku(services))["l1"]
+    headers = await bearer(services, alice)
+    async with app_client(one, lifespan=False) as writer, app_client(two, lifespan=False) as reader:
+        for note in ("first", "second", "third"):
+            for _ in range(2):  # the second read is answered from the reader's copies
+                await reader.get("/api/v1/market/favorites", headers=headers)
+            saved = await writer.post(
+                "/api/v1/market/favorites", json={"listing_id": lens.id, "note": note}, headers=headers
+            )
+            assert saved.status_code == 201, saved.text
+            items = (await reader.get("/api/v1/market/favorites", headers=headers)).json()["items"]
+            assert [item["note"] for item in items] == [note], "the other process answered its old copy"
