@@ -10,24 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from litestar.middleware.csrf import generate_csrf_token
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from spyglass.app import create_app
 from spyglass.config import Settings
 from spyglass.core.cache import Cache
+from spyglass.core.csrf import CSRF_COOKIE, CSRF_HEADER
 from spyglass.core.metrics import Metrics
 from spyglass.core.services import Services
 from spyglass.core.session_store import ReplicatedRedisStore
 from spyglass.core.view_cache import VERSIONS, VIEWS
 from spyglass.market import service
+from spyglass.market.models import Favorite
+from spyglass.web.templating import format_money, format_when
 from tests.conftest import make_settings
 from tests.market.helpers import bearer, execute_search, listings_by_sku, search_body
 from tests.market.shop import Product, Shop
@@ -35,7 +42,7 @@ from tests.support.client import app_client
 from tests.support.factories import DEFAULT_PASSWORD, create_user
 from tests.support.http_server import LocalHttpServer
 from tests.support.servers import free_port
-from tests.support.web import login, post_form
+from tests.support.web import csrf_token, login, post_form, signed_in_client
 
 #: The suite's other tests flush Redis database 0 and use 7, 8, 9, 11.
 REVIEW_REDIS_DB = 13
@@ -358,3 +365,194 @@ async def test_a_write_on_one_process_shows_on_the_next_read_on_another(
             assert saved.status_code == 201, saved.text
             items = (await reader.get("/api/v1/market/favorites", headers=headers)).json()["items"]
             assert [item["note"] for item in items] == [note], "the other process answered its old copy"
+
+
+# -- the CSRF guard's fast path for safe methods ---------------------------------------------------------------------
+
+
+async def _alice_with_a_favorite(services: Services, shop: Shop) -> tuple[Any, int, int]:
+    url = shop.serve("/lenses", [Product("l1", "Canon 50mm lens", "120.00")])
+    alice = await create_user(services, username="alice")
+    spec = service.parse_search(search_body(url, name="Lenses", keywords="lens"), settings=services.settings)
+    async with services.db.session(write=True) as session:
+        search_id = (await service.create_search(session, user_id=alice.id, spec=spec, settings=services.settings)).id
+    await execute_search(services, search_id, alice.id)
+    lens = (await listings_by_sku(services))["l1"]
+    async with services.db.session(write=True) as session:
+        favorite = Favorite(user_id=alice.id, listing_id=lens.id, note="original")
+        session.add(favorite)
+        await session.flush()
+        favorite_id = favorite.id
+    return alice, search_id, favorite_id
+
+
+async def test_every_unsafe_method_and_body_needs_the_token_of_the_cookie(
+    app: Any, services: Services, shop: Shop
+) -> None:
+    alice, search_id, favorite_id = await _alice_with_a_favorite(services, shop)
+    async for browser in signed_in_client(app, alice):
+        token = await csrf_token(browser)  # type: ignore[arg-type]
+        other_token = generate_csrf_token(secret=services.settings.secret_key.get_secret_value())
+        search = f"/api/v1/market/searches/{search_id}"
+        favorite = f"/api/v1/market/favorites/{favorite_id}"
+        body = search_body(shop.url("/lenses"), name="Renamed", keywords="lens")
+        refused = [
+            await browser.post("/market/searches/start-all"),  # no body, no token
+            await browser.post("/market/searches/stop-all", data={"_csrf_token": other_token}),  # another cookie's
+            await browser.post("/market/searches/stop-all", files={"_csrf_token": (None, "0" * 128)}),  # multipart
+            await browser.post(
+                "/market/searches/stop-all", content=f"_csrf_token={token}", headers={"content-type": "text/plain"}
+            ),
+            await browser.put(search, json={**body, "_csrf_token": token}),  # a JSON body is not where it goes
+            await browser.put(search, json=body, headers={CSRF_HEADER: other_token}),
+            await browser.patch(favorite, json={"note": "changed"}),
+            await browser.delete(favorite),
+            await browser.delete(favorite, headers={CSRF_HEADER: ""}),
+            await browser.request("PROPFIND", "/market/searches"),
+        ]
+        assert [answer.status_code for answer in refused[:-1]] == [403] * 9
+        assert refused[-1].status_code in (403, 405)
+        # Nothing was changed by the refused requests; the same requests with the token are carried out.
+        assert (await browser.get(search)).json()["name"] == "Lenses"
+        assert (await browser.get(favorite.replace(f"/{favorite_id}", ""))).json()["items"][0]["note"] == "original"
+        assert (await browser.put(search, json=body, headers={CSRF_HEADER: token})).status_code == 200
+        assert (
+            await browser.patch(favorite, json={"note": "changed"}, headers={CSRF_HEADER: token})
+        ).status_code == 200
+        assert (await browser.post("/market/searches/stop-all", data={"_csrf_token": token})).status_code == 303
+
+
+async def test_safe_methods_give_the_token_the_page_embeds(app: Any, services: Services) -> None:
+    alice = await create_user(services, username="alice")
+    async for browser in signed_in_client(app, alice):
+        token = await csrf_token(browser)  # type: ignore[arg-type]
+        for method in ("GET", "HEAD", "OPTIONS"):
+            answer = await browser.request(method, "/market/searches")
+            assert answer.status_code != 403 and answer.status_code < 500, (method, answer.status_code)
+            assert CSRF_COOKIE not in answer.headers.get("set-cookie", ""), method
+        assert f'"x-csrf-token": "{token}"' in (await browser.get("/market/searches")).text
+        # Without its cookie a page makes a new token, sets it as the cookie and embeds that one; it is not kept
+        # in the view cache (its answer sets a cookie), so the next page embeds the new cookie's token.
+        browser.cookies.delete(CSRF_COOKIE)
+        fresh = await browser.get("/market/searches")
+        new_token = browser.cookies.get(CSRF_COOKIE)
+        assert new_token and new_token != token
+        assert f'"x-csrf-token": "{new_token}"' in fresh.text
+        assert f'"x-csrf-token": "{new_token}"' in (await browser.get("/market/searches")).text
+        assert (await browser.post("/market/searches/stop-all", data={"_csrf_token": token})).status_code == 403
+        assert (await browser.post("/market/searches/stop-all", data={"_csrf_token": new_token})).status_code == 303
+
+
+# -- the market's rewritten reads: escaping and tenant isolation -----------------------------------------------------
+
+HOSTILE_TITLE = '<script>alert("title") "Canon" lens'  # the shop page embeds it in JSON-LD: no "</script>"
+HOSTILE_NAME = '<b onmouseover="alert(1)">Lenses</b> "quoted"'
+HOSTILE_NOTE = '</textarea><img src=x onerror=alert("note")>'
+
+
+async def test_user_and_marketplace_text_is_escaped_on_every_market_page(
+    app: Any, services: Services, shop: Shop
+) -> None:
+    url = shop.serve("/lenses", [Product("l1", HOSTILE_TITLE, "120.00", description="<i>mint</i>")])
+    alice = await create_user(services, username="alice")
+    spec = service.parse_search(search_body(url, name=HOSTILE_NAME, keywords="lens"), settings=services.settings)
+    async with services.db.session(write=True) as session:
+        search_id = (await service.create_search(session, user_id=alice.id, spec=spec, settings=services.settings)).id
+    await execute_search(services, search_id, alice.id)
+    lens = (await listings_by_sku(services))["l1"]
+    async for browser in signed_in_client(app, alice):
+        assert (
+            await post_form(browser, f"/market/listings/{lens.id}/favorite", {"note": HOSTILE_NOTE})
+        ).status_code == 303  # type: ignore[arg-type]
+        answer = await post_form(browser, f"/market/listings/{lens.id}/price-alert", {"target_price": "99"})  # type: ignore[arg-type]
+        assert answer.status_code == 303
+        pages = [
+            "/market/searches",
+            "/market/listings",
+            f"/market/listings?search={search_id}",
+            f"/market/listings/{lens.id}",
+            "/market/favorites",
+            "/market/alerts",
+        ]
+        for path in pages:
+            for _ in range(2):  # rendered, then answered from the view cache
+                text = (await browser.get(path)).text
+                assert "<script>alert" not in text and "<b onmouseover" not in text, path
+                assert "<img src=x" not in text and "<i>mint</i>" not in text, path
+        shown = {path: (await browser.get(path)).text for path in pages}
+        assert "&lt;script&gt;alert(&#34;title&#34;) &#34;Canon&#34; lens" in shown["/market/listings"]
+        assert "&lt;b onmouseover=&#34;alert(1)&#34;&gt;Lenses&lt;/b&gt;" in shown["/market/searches"]
+        assert "&lt;/textarea&gt;&lt;img src=x" in shown["/market/favorites"]
+        assert "$120.00" in shown[f"/market/listings/{lens.id}"] and "$99.00" in shown["/market/alerts"]
+
+
+def test_money_and_dates_escape_what_can_hold_markup() -> None:
+    assert str(format_money(Decimal("1234.5"), '<b>"EUR"</b>')) == "1,234.50 &lt;b&gt;&#34;EUR&#34;&lt;/b&gt;"
+    assert str(format_money(Decimal("5"), None)) == "$5.00"
+    assert str(format_money(None, "<b>")) == '<span class="muted">no price</span>'
+    assert str(format_when(None, '<i>"never"</i>')) == '<span class="muted">&lt;i&gt;&#34;never&#34;&lt;/i&gt;</span>'
+    moment = datetime(2026, 12, 2, 14, 5, tzinfo=UTC)
+    assert str(format_when(moment)) == '<time datetime="2026-12-02T14:05:00+00:00">2026-12-02 14:05 UTC</time>'
+
+
+async def test_a_user_sees_only_their_own_searches_favorites_and_alerts_of_a_shared_listing(
+    app: Any, services: Services, shop: Shop
+) -> None:
+    url = shop.serve(
+        "/shop", [Product("l1", "Canon 50mm lens", "120.00"), Product("c1", "Canon camera body", "400.00")]
+    )
+    alice = await create_user(services, username="alice")
+    bob = await create_user(services, username="bob")
+    searches: dict[str, int] = {}
+    for owner, name, keywords in ((alice, "Alice lenses", "lens"), (bob, "Bob secret canon", "canon")):
+        spec = service.parse_search(search_body(url, name=name, keywords=keywords), settings=services.settings)
+        async with services.db.session(write=True) as session:
+            searches[name] = (
+                await service.create_search(session, user_id=owner.id, spec=spec, settings=services.settings)
+            ).id
+        await execute_search(services, searches[name], owner.id)
+    found = await listings_by_sku(services)
+    lens, body = found["l1"], found["c1"]  # the lens is shared; the body only Bob's search found
+    as_bob = await bearer(services, bob)
+    as_alice = await bearer(services, alice)
+    async with app_client(app) as client:
+        assert (
+            await client.post(
+                "/api/v1/market/favorites", json={"listing_id": lens.id, "note": "bob note"}, headers=as_bob
+            )
+        ).status_code == 201
+        assert (
+            await client.post(
+                "/api/v1/market/price-alerts", json={"listing_id": lens.id, "target_price": "77.00"}, headers=as_bob
+            )
+        ).status_code == 201
+
+        detail = (await client.get(f"/api/v1/market/listings/{lens.id}", headers=as_alice)).json()
+        assert detail["searches"] == [{"id": searches["Alice lenses"], "name": "Alice lenses"}]
+        assert "bob note" not in json.dumps(detail) and "77.00" not in json.dumps(detail)
+        listed = (await client.get("/api/v1/market/listings", headers=as_alice)).json()
+        assert [item["id"] for item in listed["items"]] == [lens.id] and listed["total"] == 1
+        for path in (
+            f"/api/v1/market/listings/{body.id}",
+            f"/api/v1/market/listings?search={searches['Bob secret canon']}",
+            f"/api/v1/market/searches/{searches['Bob secret canon']}",
+            f"/api/v1/market/searches/{searches['Bob secret canon']}/stats",
+        ):
+            assert (await client.get(path, headers=as_alice)).status_code == 404, path
+        for path, payload in (
+            ("/api/v1/market/favorites", {"listing_id": body.id, "note": ""}),
+            ("/api/v1/market/price-alerts", {"listing_id": body.id, "target_price": "1.00"}),
+        ):
+            assert (await client.post(path, json=payload, headers=as_alice)).status_code == 404, path
+        for path in ("/api/v1/market/favorites", "/api/v1/market/price-alerts", "/api/v1/market/alerts"):
+            assert "bob note" not in (await client.get(path, headers=as_alice)).text
+            assert (await client.get(path, headers=as_alice)).json()["items"] == [] or path.endswith("alerts")
+
+    async for browser in signed_in_client(app, alice):
+        page = (await browser.get(f"/market/listings/{lens.id}")).text
+        assert "Alice lenses" in page and "Bob secret canon" not in page and "bob note" not in page
+        assert "77.00" not in page
+        listings_page = (await browser.get("/market/listings")).text
+        assert "Canon camera body" not in listings_page and "Bob secret canon" not in listings_page
+        assert (await browser.get(f"/market/listings/{body.id}")).status_code == 404
+        assert "Bob secret canon" not in (await browser.get("/market/searches")).text
