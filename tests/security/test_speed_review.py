@@ -217,7 +217,6 @@ async def session_stores(redis_url: str) -> AsyncIterator[Callable[[str], Any]]:
             await store.close()
 
 
-@pytest.mark.xfail(strict=True, reason="a silently dead listener link keeps session copies for the key's TTL")
 async def test_a_sign_out_is_seen_when_the_listener_link_died_silently(
     redis_url: str, session_stores: Callable[[str], Any]
 ) -> None:

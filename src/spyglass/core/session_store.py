@@ -10,7 +10,9 @@ keeps the values it read in process memory and drops a copy the moment Redis rep
 - a copy is taken only while that listener is subscribed, and only when no invalidation of the key arrived
   while it was being read (a marker stands in the dictionary during the read; an invalidation removes it);
 - a copy is never kept past the key's own expiry (read with it, in the same round trip);
-- when the listener's connection fails, every copy is dropped and reads go to Redis until it is back;
+- when the listener's connection fails, every copy is dropped and reads go to Redis until it is back; the
+  listener pings Redis every second, and after 3 s without a word on it (a link that died silently) no copy
+  is answered and the listener reconnects;
 - before answering from a copy, a read yields to the event loop once: an invalidation that reached this
   process before the request did (a sign-out on another process) is applied first, whatever order the
   event loop picked up the two sockets in.
@@ -24,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from datetime import timedelta
 from itertools import islice
@@ -44,6 +45,10 @@ INVALIDATION_CHANNEL = b"__redis__:invalidate"
 ABSENT_FOR_SECONDS = 60.0
 MAX_COPIES = 50_000
 RECONNECT_AFTER_SECONDS = (0.2, 1.0, 5.0)
+#: The listener pings Redis this often; after this long without hearing from Redis on it (a link that died
+#: silently: a NAT or a failover that forgot it) copies are no longer answered and the listener reconnects.
+PING_EVERY_SECONDS = 1.0
+SILENT_AFTER_SECONDS = 3.0
 
 
 class ReplicatedRedisStore(RedisStore):
@@ -58,6 +63,7 @@ class ReplicatedRedisStore(RedisStore):
         # key -> (value or None, monotonic deadline), or a marker object while a read of the key is in flight.
         self._copies: dict[str, tuple[bytes | None, float] | object] = {}
         self._listening = False
+        self._heard = 0.0  # monotonic time of the listener's last message from Redis
         self._listener: asyncio.Task[None] | None = None
         self._listener_loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -73,6 +79,8 @@ class ReplicatedRedisStore(RedisStore):
             return await super().get(key, renew_for)
         await asyncio.sleep(0)  # apply invalidations that reached this process before this request did
         now = time.monotonic()
+        if now - self._heard > SILENT_AFTER_SECONDS:  # the listener's link may be dead: trust no copy
+            return await super().get(key)
         entry = self._copies.get(key)
         if type(entry) is tuple and now < entry[1]:
             return entry[0]
@@ -176,21 +184,37 @@ class ReplicatedRedisStore(RedisStore):
         if not self._current():
             raise RuntimeError("replaced by a listener on another event loop")
         self._copies.clear()
+        self._heard = time.monotonic()
         self._listening = True
         return connection
 
     async def _apply_invalidations(self, connection: AbstractConnection) -> None:
+        """Drop the copies of the keys Redis names, until the connection fails or goes silent (pinged meanwhile:
+        a pong at least every ``PING_EVERY_SECONDS`` while the link lives; a read timeout ends the turn)."""
+        pinger = asyncio.ensure_future(self._ping(connection))
+        try:
+            while True:
+                message: Any = await connection.read_response(timeout=SILENT_AFTER_SECONDS)
+                if message is None:  # redis-py's answer to a read timeout: nothing, not even a pong
+                    raise ConnectionError("no answer from Redis on the invalidation listener")
+                self._heard = time.monotonic()
+                if not isinstance(message, list) or len(message) != 3 or message[0] != b"message":
+                    continue  # a pong, or another channel's message
+                keys = message[2]
+                if keys is None:  # FLUSHDB / FLUSHALL
+                    self._copies.clear()
+                    continue
+                prefix_length = len(self._prefix)
+                for raw in keys:
+                    self._copies.pop(raw.decode()[prefix_length:], None)
+        finally:
+            pinger.cancel()
+
+    @staticmethod
+    async def _ping(connection: AbstractConnection) -> None:
         while True:
-            message: Any = await connection.read_response(timeout=math.inf)
-            if not isinstance(message, list) or len(message) != 3 or message[0] != b"message":
-                continue
-            keys = message[2]
-            if keys is None:  # FLUSHDB / FLUSHALL
-                self._copies.clear()
-                continue
-            prefix_length = len(self._prefix)
-            for raw in keys:
-                self._copies.pop(raw.decode()[prefix_length:], None)
+            await asyncio.sleep(PING_EVERY_SECONDS)
+            await connection.send_command("PING", check_health=False)  # the reader above takes the pong
 
     def _stop_copying(self) -> None:
         self._listening = False
