@@ -144,7 +144,9 @@ class ReplicatedRedisStore(RedisStore):
         while not self._closed and self._current():
             connection: AbstractConnection | None = None
             try:
-                connection = await self._subscribe()
+                connection = self._new_connection()
+                async with asyncio.timeout(2 * SILENT_AFTER_SECONDS):  # a dead link must not hold it forever
+                    await self._subscribe(connection)
                 failures = 0
                 await self._apply_invalidations(connection)
             except asyncio.CancelledError:
@@ -163,14 +165,14 @@ class ReplicatedRedisStore(RedisStore):
             await asyncio.sleep(RECONNECT_AFTER_SECONDS[min(failures, len(RECONNECT_AFTER_SECONDS) - 1)])
             failures += 1
 
-    async def _subscribe(self) -> AbstractConnection:
-        """A RESP2 connection tracking the store's prefix for itself, subscribed to the invalidation channel.
-
-        A bare connection without retries: a reconnect inside redis-py would come back without tracking
-        (silently never invalidating again); here any failure ends the listener's turn instead.
-        """
+    def _new_connection(self) -> AbstractConnection:
+        """A bare RESP2 connection without retries: a reconnect inside redis-py would come back without
+        tracking (silently never invalidating again); here any failure ends the listener's turn instead."""
         pool: ConnectionPool = ConnectionPool.from_url(self._url, protocol=2, retry=Retry(NoBackoff(), 0))
-        connection = pool.make_connection()
+        return pool.make_connection()
+
+    async def _subscribe(self, connection: AbstractConnection) -> None:
+        """Connect, track the store's prefix for this connection itself, subscribe to the invalidation channel."""
         await connection.connect()
         await connection.send_command("CLIENT", "ID")
         client_id = await connection.read_response()
@@ -186,7 +188,6 @@ class ReplicatedRedisStore(RedisStore):
         self._copies.clear()
         self._heard = time.monotonic()
         self._listening = True
-        return connection
 
     async def _apply_invalidations(self, connection: AbstractConnection) -> None:
         """Drop the copies of the keys Redis names, until the connection fails or goes silent (pinged meanwhile:
