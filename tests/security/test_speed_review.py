@@ -24,6 +24,7 @@ from litestar.middleware.csrf import generate_csrf_token
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from spyglass.accounts.models import Role
 from spyglass.app import create_app
 from spyglass.config import Settings
 from spyglass.core.cache import Cache
@@ -555,3 +556,28 @@ async def test_a_user_sees_only_their_own_searches_favorites_and_alerts_of_a_sha
         assert "Canon camera body" not in listings_page and "Bob secret canon" not in listings_page
         assert (await browser.get(f"/market/listings/{body.id}")).status_code == 404
         assert "Bob secret canon" not in (await browser.get("/market/searches")).text
+
+
+@pytest.mark.backends("postgresql")
+async def test_an_admin_deactivating_or_demoting_a_user_takes_effect_on_every_process(
+    two_processes: tuple[Any, Any, Any],
+) -> None:
+    """Deactivation and role changes end what the user could do on the very next request, on another process
+    than the admin's too (the user is cached on each process; the session itself is unchanged)."""
+    services, one, two = two_processes
+    root = await create_user(services, username="root", role=Role.ADMIN)
+    alice = await create_user(services, username="alice")
+    bob = await create_user(services, username="bob", role=Role.ADMIN)
+    async for admin in signed_in_client(one, root):
+        async for as_alice in signed_in_client(two, alice):
+            async for as_bob in signed_in_client(two, bob):
+                for _ in range(2):  # the second answers from the view cache and the process's copies
+                    assert (await as_alice.get("/market/searches")).status_code == 200
+                    assert (await as_bob.get("/admin")).status_code == 200
+                demoted = await post_form(admin, f"/admin/users/{bob.id}/role", {"role": "user"})  # type: ignore[arg-type]
+                assert demoted.status_code == 303
+                assert (await as_bob.get("/admin")).status_code == 404, "a demoted admin still reached /admin"
+                deactivated = await post_form(admin, f"/admin/users/{alice.id}/deactivate")  # type: ignore[arg-type]
+                assert deactivated.status_code == 303
+                after = await as_alice.get("/market/searches")
+                assert after.status_code in (302, 303, 401), "a deactivated user was still signed in"
