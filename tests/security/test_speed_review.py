@@ -193,6 +193,41 @@ async def test_a_view_read_racing_a_write_does_not_keep_the_forgotten_version(
         assert await eventually(fresh, within=2.0), "the reader kept answering the forgotten version"
 
 
+@pytest.mark.xfail(strict=True, reason="cashews keeps a value read before a forget as its copy, with no expiry")
+async def test_a_cached_user_read_racing_a_forget_does_not_outlive_it(
+    redis_url: str, view_caches: Callable[[str], Cache]
+) -> None:
+    """The same race on the users cache (``forget_user`` after a deactivation, a password reset, a role change):
+    a read of the user whose answer reached the process after the forget's invalidation message kept the old
+    user as a client-side copy without expiry, so that process went on accepting a deactivated user's session
+    until something else happened to write the key again."""
+    url = review_redis(redis_url)
+    link = LinkToRedis(url, marks=(b"GET",))
+    async with link as slow_url:
+        writer, reader = view_caches(url), view_caches(slow_url)
+
+        async def active() -> str:
+            return "alice, active"
+
+        async def deactivated() -> str:
+            return "alice, deactivated"
+
+        assert await writer.get_or_load("users", 1, active) == "alice, active"
+        assert await reader.get_or_load("users", 2, active) == "alice, active"  # started
+
+        link.delay = 0.5  # the reader's answers travel slowly; its invalidation messages do not
+        racing = asyncio.ensure_future(reader.get_or_load("users", 1, deactivated))
+        await asyncio.sleep(0.2)  # the GET ran in Redis, its answer is on the way
+        await writer.invalidate("users", 1)  # the admin's request: committed, then forget_user
+        assert await racing == "alice, active"  # a read concurrent with the change may answer the old user
+        link.delay = 0.0
+
+        async def fresh() -> bool:
+            return await reader.get_or_load("users", 1, deactivated) == "alice, deactivated"
+
+        assert await eventually(fresh, within=2.0), "the reader kept the user as it was before the forget"
+
+
 # -- sessions' process-local copies ---------------------------------------------------------------------------------
 
 
