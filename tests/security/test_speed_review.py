@@ -616,3 +616,18 @@ async def test_an_admin_deactivating_or_demoting_a_user_takes_effect_on_every_pr
                 assert deactivated.status_code == 303
                 after = await as_alice.get("/market/searches")
                 assert after.status_code in (302, 303, 401), "a deactivated user was still signed in"
+
+
+async def test_answers_from_the_view_cache_still_count_against_the_rate_limit(tmp_path: Any, database_url: str) -> None:
+    services = Services.build(make_settings(tmp_path, database_url, rate_limit_api="4/minute"))
+    try:
+        alice = await create_user(services, username="alice")
+        headers = await bearer(services, alice)
+        async with app_client(create_app(services.settings, services=services)) as client:
+            answers = [await client.get("/api/v1/market/searches", headers=headers) for _ in range(5)]
+        assert [answer.status_code for answer in answers] == [200, 200, 200, 200, 429]
+        assert services.cache.stats[VIEWS].hits == 3  # the second to the fourth came from the cache
+        assert [answer.headers.get("ratelimit-remaining") for answer in answers[:4]] == ["3", "2", "1", "0"]
+        assert "retry-after" in answers[4].headers
+    finally:
+        await services.close()
