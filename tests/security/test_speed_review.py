@@ -631,3 +631,24 @@ async def test_answers_from_the_view_cache_still_count_against_the_rate_limit(tm
         assert "retry-after" in answers[4].headers
     finally:
         await services.close()
+
+
+async def test_the_session_copies_stay_within_their_bound_whatever_the_cookies(redis_url: str) -> None:
+    """Random cookies (a scanner, an attacker) each leave a remembered absence: the copies never outgrow the bound,
+    and the sessions read since are still answered right."""
+    store = ReplicatedRedisStore(review_redis(redis_url), namespace=f"review-{uuid.uuid4().hex[:8]}", max_copies=100)
+    try:
+        await store.get("warm-up")
+
+        async def listening() -> bool:
+            return bool(store.listening)
+
+        assert await eventually(listening, within=5.0)
+        await store.set("alice", b"signed in", expires_in=60)
+        for number in range(1000):
+            assert await store.get(uuid.uuid4().hex) is None
+            assert len(store._copies) <= 100  # the copies themselves: nothing public counts them
+            if number % 100 == 0:
+                assert await store.get("alice") == b"signed in"
+    finally:
+        await store.close()
