@@ -123,3 +123,13 @@ async def test_in_memory_the_same_in_one_call() -> None:
         assert (cache.stats[VIEWS].hits, cache.stats[VIEWS].misses) == (1, 2)
     finally:
         await cache.close()
+
+
+async def test_an_unanswered_script_gives_an_unknown_version_not_an_error(unused_tcp_port: int) -> None:
+    """cashews answers a failed command with None (Redis gone, its connection pool exhausted under overload);
+    the view cache then computes the page and keeps nothing, instead of failing the request with a 500."""
+    cache = Cache(redis_url=f"redis://127.0.0.1:{unused_tcp_port}/0", ttls=TTLS, metrics=Metrics())
+    try:
+        assert await cache.get_versioned(VERSIONS, "market.listings:1", VIEWS, "1:", ":page") == ("", None)
+    finally:
+        await cache.close()

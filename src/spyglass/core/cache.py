@@ -137,6 +137,7 @@ class Cache:
 
         One round trip at most: none when this process holds both keys (on Redis, cashews' client-side copies),
         else one script on Redis. Versions are stored raw, not as cashews values: read them only through here.
+        When Redis cannot answer, the version is ``""`` (unknown: keep nothing under it) and the value None.
         """
         if self.ttl(namespace) <= 0:
             return "", None
@@ -173,10 +174,13 @@ class Cache:
             self._versioned_script = backend._client.register_script(_GET_VERSIONED)
         local = _client_side_copies(backend)
         in_redis: Callable[[str], str] = backend._add_prefix if local is not None else str
-        raw_version, raw_value = await self._versioned_script(
+        answer = await self._versioned_script(
             keys=[in_redis(version_key)],
             args=[secrets.token_hex(6), self.ttl(versions) * 1000, in_redis(self.key(namespace, prefix)), suffix],
         )
+        if answer is None:  # cashews' client answers a failed command (Redis down, pool exhausted) with None
+            return "", None
+        raw_version, raw_value = answer
         version = raw_version.decode()
         value_key = self.key(namespace, f"{prefix}{version}{suffix}")
         value = None if raw_value is None else await backend._transform_value(value_key, raw_value, None)

@@ -158,6 +158,9 @@ class ViewCacheMiddleware:
             await send({"type": "http.response.start", "status": status, "headers": list(headers)})
             await send({"type": "http.response.body", "body": body, "more_body": False})
             return
+        if not version:  # the cache could not answer: compute the page, keep nothing
+            await self.app(scope, receive, send)
+            return
         await self._answer_and_keep(scope, receive, send, services.cache, f"{user.id}:{version}:{digest}")
 
     async def _write(self, scope: Scope, receive: Receive, send: Send, cache: Cache, user: CurrentUser) -> None:
