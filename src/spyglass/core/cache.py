@@ -50,6 +50,12 @@ class NamespaceStats:
         return self.hits / total if total else 0.0
 
 
+#: Connections to Redis one process's cache may hold at once (Redis itself serves thousands).
+REDIS_MAX_CONNECTIONS = 128
+#: How long a cache command waits for Redis's reply before it counts as failed (a miss).
+REDIS_REPLY_TIMEOUT_SECONDS = 5.0
+
+
 class Cache:
     """Namespaced get-or-load cache with invalidation and statistics."""
 
@@ -63,7 +69,17 @@ class Cache:
             # protocol=2: cashews listens on the __redis__:invalidate channel, which Redis only uses for RESP2
             # connections; under redis-py 8's default RESP3 the messages never arrive and other processes
             # kept serving deleted keys until their TTL ran out.
-            backend = self._backend.setup(redis_url, client_side=True, client_side_prefix=f"{prefix}:cs:", protocol=2)
+            backend = self._backend.setup(
+                redis_url,
+                client_side=True,
+                client_side_prefix=f"{prefix}:cs:",
+                protocol=2,
+                # cashews' defaults (10 connections, a 1 s reply timeout) fail requests under load: a busy event
+                # loop holds each connection until it gets round to reading the reply, so ten are soon all
+                # taken, and a reply read late counts as a timeout (each failure logged with its traceback).
+                max_connections=REDIS_MAX_CONNECTIONS,
+                socket_timeout=REDIS_REPLY_TIMEOUT_SECONDS,
+            )
             self.backend_name = "redis"
         else:
             backend = self._backend.setup("mem://?size=100000")
