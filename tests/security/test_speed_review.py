@@ -65,6 +65,7 @@ class LinkToRedis:
         self.marks = tuple(mark.upper() for mark in marks)
         self.delay = 0.0
         self.dead = False
+        self.refuse = False  # a request carrying a mark is not forwarded: its connection drops instead
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: list[asyncio.StreamWriter] = []
@@ -93,6 +94,10 @@ class LinkToRedis:
         async def requests() -> None:
             while data := await client_reader.read(65536):
                 if any(mark in data.upper() for mark in self.marks):
+                    if self.refuse:
+                        client_writer.close()
+                        server_writer.close()
+                        return
                     marked.set()
                 server_writer.write(data)
                 await server_writer.drain()
@@ -226,6 +231,40 @@ async def test_a_cached_user_read_racing_a_forget_does_not_outlive_it(
             return await reader.get_or_load("users", 1, deactivated) == "alice, deactivated"
 
         assert await eventually(fresh, within=2.0), "the reader kept the user as it was before the forget"
+
+
+@pytest.mark.xfail(strict=True, reason="cashews answers a failed delete like a done one: a forget can be lost")
+async def test_a_forget_that_did_not_reach_redis_does_not_pass_for_done(
+    redis_url: str, view_caches: Callable[[str], Cache]
+) -> None:
+    """cashews suppresses Redis errors: a DEL whose connection failed (Redis restarting, the pool exhausted under
+    load) answers like one that deleted nothing. A forget must either happen or fail the request that made it;
+    a lost ``forget_user`` keeps a deactivated user (a revoked token: ``forget_token``) for the cache's TTL, a
+    lost ``forget_views`` the old pages."""
+    url = review_redis(redis_url)
+    link = LinkToRedis(url, marks=(b"UNLINK", b"DEL"))
+    async with link as lossy_url:
+        admins_process, users_process = view_caches(lossy_url), view_caches(url)
+
+        async def active() -> str:
+            return "alice, active"
+
+        async def deactivated() -> str:
+            return "alice, deactivated"
+
+        assert await users_process.get_or_load("users", 1, active) == "alice, active"
+        await admins_process.get_or_load("users", 2, active)  # started
+        link.refuse = True  # the link drops the forget
+        try:
+            await admins_process.invalidate("users", 1)
+        except Exception:  # the admin's request fails (503) and is tried again: acceptable
+            return
+        link.refuse = False
+
+        async def forgotten() -> bool:
+            return await users_process.get_or_load("users", 1, deactivated) == "alice, deactivated"
+
+        assert await eventually(forgotten, within=2.0), "the forget was lost, and nobody was told"
 
 
 # -- sessions' process-local copies ---------------------------------------------------------------------------------
