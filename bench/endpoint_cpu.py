@@ -136,13 +136,15 @@ def profile(stack: Stack, client: httpx.Client, endpoint: Endpoint, requests: in
     total = 0
     for line in out.read_text().splitlines():
         stack_text, _, count_text = line.rpartition(" ")
+        if stack_text.startswith("Thread._bootstrap") or "_bootstrap " in stack_text.split(";", 1)[0]:
+            continue  # an idle executor thread, not the event loop's
         frames = [frame.split(" (")[0] + " " + frame.rsplit("/", 1)[-1].rstrip(")") for frame in stack_text.split(";")]
         count = int(count_text)
         total += count
         own[frames[-1]] += count
         for frame in set(frames):
             cumulative[frame] += count
-    lines = [f"{total} samples; own time:"]
+    lines = [f"{total} samples of the event loop's thread; own time:"]
     lines += [f"  {100 * c / total:5.1f}%  {f}" for f, c in own.most_common(25)]
     lines.append("cumulative:")
     lines += [f"  {100 * c / total:5.1f}%  {f}" for f, c in cumulative.most_common(60)]
