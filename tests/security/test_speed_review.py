@@ -169,7 +169,6 @@ async def view_caches(redis_url: str) -> AsyncIterator[Callable[[str], Cache]]:
             await cache.close()
 
 
-@pytest.mark.xfail(strict=True, reason="a read racing a forget keeps the forgotten version as its local copy")
 async def test_a_view_read_racing_a_write_does_not_keep_the_forgotten_version(
     redis_url: str, view_caches: Callable[[str], Cache]
 ) -> None:
@@ -198,7 +197,6 @@ async def test_a_view_read_racing_a_write_does_not_keep_the_forgotten_version(
         assert await eventually(fresh, within=2.0), "the reader kept answering the forgotten version"
 
 
-@pytest.mark.xfail(strict=True, reason="cashews keeps a value read before a forget as its copy, with no expiry")
 async def test_a_cached_user_read_racing_a_forget_does_not_outlive_it(
     redis_url: str, view_caches: Callable[[str], Cache]
 ) -> None:

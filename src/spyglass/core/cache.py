@@ -24,6 +24,8 @@ from spyglass.core.metrics import Metrics
 
 T = TypeVar("T")
 _MISSING = object()
+#: cashews' client-side copy of a key known to be missing in Redis.
+_EMPTY_IN_REDIS = client_side._empty_in_redis
 #: ``get_versioned`` on Redis: the version (kept, raw, when missing: nothing can be stored under a version just
 #: made) and the value stored under it, in one round trip. The value's key is built here from the version. A
 #: version that is not a hex token (one cashews pickled, written by an older release) is replaced.
@@ -112,13 +114,13 @@ class Cache:
             return await loader()
         full_key = self.key(namespace, key)
         backend = await self._ready()
-        value = await backend.get(full_key, default=_MISSING)
+        value = await _read(backend, full_key)
         if value is not _MISSING:
             self._count(namespace, hit=True)
             return cast(T, value)
         lock = self._locks.setdefault(full_key, asyncio.Lock())
         async with lock:
-            value = await backend.get(full_key, default=_MISSING)
+            value = await _read(backend, full_key)
             if value is not _MISSING:
                 self._count(namespace, hit=True)
                 return cast(T, value)
@@ -132,7 +134,8 @@ class Cache:
         """The cached value, or None when there is none (counted as a hit or a miss unless ``count=False``)."""
         if self.ttl(namespace) <= 0:
             return None
-        value = await (await self._ready()).get(self.key(namespace, key), default=None)
+        value = await _read(await self._ready(), self.key(namespace, key))
+        value = None if value is _MISSING else value
         if count:
             self._count(namespace, hit=value is not None)
         return value
@@ -190,17 +193,25 @@ class Cache:
             self._versioned_script = backend._client.register_script(_GET_VERSIONED)
         local = _client_side_copies(backend)
         in_redis: Callable[[str], str] = backend._add_prefix if local is not None else str
-        answer = await self._versioned_script(
-            keys=[in_redis(version_key)],
-            args=[secrets.token_hex(6), self.ttl(versions) * 1000, in_redis(self.key(namespace, prefix)), suffix],
-        )
+        reading = await _reading(local, version_key)
+        try:
+            answer = await self._versioned_script(
+                keys=[in_redis(version_key)],
+                args=[secrets.token_hex(6), self.ttl(versions) * 1000, in_redis(self.key(namespace, prefix)), suffix],
+            )
+        except BaseException:
+            await _read_unchanged(local, version_key, reading)
+            raise
+        unchanged = await _read_unchanged(local, version_key, reading)
         if answer is None:  # cashews' client answers a failed command (Redis down, pool exhausted) with None
             return "", None
         raw_version, raw_value = answer
         version = raw_version.decode()
         value_key = self.key(namespace, f"{prefix}{version}{suffix}")
         value = None if raw_value is None else await backend._transform_value(value_key, raw_value, None)
-        if local is not None:  # kept until Redis says the key changed, and never longer than the namespace's TTL
+        # Kept until Redis says the key changed, never longer than the namespace's TTL, and not at all when it said
+        # so during the read: the version read may be the one a write forgot meanwhile.
+        if local is not None and unchanged:
             await local.set(version_key, version, expire=self.ttl(namespace))
             if value is not None:
                 await local.set(value_key, value, expire=self.ttl(namespace))
@@ -248,6 +259,58 @@ class Cache:
         return {"backend": self.backend_name, "ttls": dict(self._ttls)}
 
 
+class _Reading:
+    """What stands in cashews' client-side copies while a key is read from Redis: an invalidation message of the
+    key that reaches the process meanwhile (the key changed after the read) drops it, and the value read is then
+    not kept. (cashews copies the values it keeps; this one is kept as itself.)"""
+
+    def __copy__(self) -> _Reading:
+        return self
+
+
+async def _reading(local: Backend | None, key: str) -> _Reading:
+    """Mark ``key`` as being read (see ``_Reading``)."""
+    reading = _Reading()
+    if local is not None:
+        await local.set(key, reading)
+    return reading
+
+
+async def _read_unchanged(local: Backend | None, key: str, reading: _Reading) -> bool:
+    """Whether no invalidation of ``key`` reached the process during the read marked by ``reading``; the mark
+    is removed."""
+    if local is None or await local.get(key, default=None) is not reading:
+        return False
+    await local.delete(key)
+    return True
+
+
+async def _read(backend: Backend, key: str) -> Any:
+    """The value of ``key``, or ``_MISSING``. With cashews' client-side copies: the process's copy, else Redis's
+    value, kept as the copy only when no invalidation of the key arrived during the read. cashews' own ``get``
+    keeps it regardless: a value read just before another process changed or deleted the key (a user before
+    ``forget_user``) was answered from memory, without expiry, until the key happened to change again."""
+    local = _client_side_copies(backend)
+    if local is None:
+        return await backend.get(key, default=_MISSING)
+    copy = await local.get(key, default=_MISSING)
+    if copy is _EMPTY_IN_REDIS:
+        return _MISSING
+    if copy is not _MISSING and not isinstance(copy, _Reading):
+        return copy
+    reading = await _reading(local, key)
+    in_redis = backend._add_prefix(key)  # type: ignore[attr-defined]
+    try:
+        raw = await backend._client.get(in_redis)  # type: ignore[attr-defined]
+    except BaseException:
+        await _read_unchanged(local, key, reading)
+        raise
+    value = await backend._transform_value(in_redis, raw, _MISSING)  # type: ignore[attr-defined]  # as cashews
+    if await _read_unchanged(local, key, reading):
+        await local.set(key, _EMPTY_IN_REDIS if value is _MISSING else value)
+    return value
+
+
 def _client_side_copies(backend: Backend) -> Backend | None:
     """cashews' in-process copies of Redis keys, when they are in use (its invalidation listener runs)."""
     local = getattr(backend, "_local_cache", None)
@@ -257,4 +320,4 @@ def _client_side_copies(backend: Backend) -> Backend | None:
 
 def _is_value(value: Any) -> bool:
     """Whether a client-side copy is a value (not None, nor cashews' marker of a key known to be missing)."""
-    return value is not None and value is not getattr(client_side, "_empty_in_redis", None)
+    return value is not None and value is not _EMPTY_IN_REDIS and not isinstance(value, _Reading)
