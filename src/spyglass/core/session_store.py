@@ -20,7 +20,8 @@ keeps the values it read in process memory and drops a copy the moment Redis rep
 So a sign-out, a rotation or an expiry on any process takes effect on every process for the next request,
 as when every read went to Redis, provided Redis's message reached that process first: Redis sends it along
 with its answer to the write, so on one machine or a LAN it does; a link to Redis slower than the client's
-round trip through another process leaves the copy answered that much longer. Writes always go to Redis and drop the local copy.
+round trip through another process leaves the copy answered that much longer. Writes always go to Redis and
+drop the local copy.
 """
 
 from __future__ import annotations
