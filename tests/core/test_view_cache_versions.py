@@ -133,3 +133,23 @@ async def test_an_unanswered_script_gives_an_unknown_version_not_an_error(unused
         assert await cache.get_versioned(VERSIONS, "market.listings:1", VIEWS, "1:", ":page") == ("", None)
     finally:
         await cache.close()
+
+
+async def test_a_forget_redis_never_heard_raises_for_users_and_is_logged_for_views(
+    unused_tcp_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A forget that cannot reach Redis must not pass for done: ``invalidate`` raises (a deactivated user's
+    forget fails the admin's request, 503, instead of being lost). A view forget is logged instead: its change
+    has committed, and the views it leaves stale are bounded by their TTL."""
+    from redis.exceptions import RedisError
+
+    from spyglass.core.view_cache import _forget_version
+
+    cache = Cache(redis_url=f"redis://127.0.0.1:{unused_tcp_port}/0", ttls=TTLS, metrics=Metrics())
+    try:
+        with pytest.raises(RedisError):
+            await cache.invalidate("users", 1)
+        await _forget_version(cache, "market.listings", 1)
+        assert "views not forgotten" in caplog.text
+    finally:
+        await cache.close()

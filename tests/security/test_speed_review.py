@@ -231,7 +231,6 @@ async def test_a_cached_user_read_racing_a_forget_does_not_outlive_it(
         assert await eventually(fresh, within=2.0), "the reader kept the user as it was before the forget"
 
 
-@pytest.mark.xfail(strict=True, reason="cashews answers a failed delete like a done one: a forget can be lost")
 async def test_a_forget_that_did_not_reach_redis_does_not_pass_for_done(
     redis_url: str, view_caches: Callable[[str], Cache]
 ) -> None:

@@ -19,6 +19,8 @@ from cashews import Cache as CashewsCache
 from cashews.backends.interface import Backend
 from cashews.backends.redis import Redis as RedisBackend
 from cashews.backends.redis import client_side
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from spyglass.core.metrics import Metrics
 
@@ -56,6 +58,9 @@ class NamespaceStats:
 REDIS_MAX_CONNECTIONS = 128
 #: How long a cache command waits for Redis's reply before it counts as failed (a miss).
 REDIS_REPLY_TIMEOUT_SECONDS = 5.0
+#: Tries of a forget (``Cache.invalidate``) on Redis before it fails, and the pause before the second one.
+FORGET_TRIES = 3
+FORGET_RETRY_SECONDS = 0.2
 
 
 class Cache:
@@ -90,6 +95,10 @@ class Cache:
         # init, "invalidate further", disable control, callbacks: none of which Spyglass uses) cost a twentieth
         # of a cached page. It is initialised once through the wrapper first (``_ready``).
         self._direct: Backend = backend
+        #: Forgets go to Redis on a client that raises its errors (see ``invalidate``).
+        self._forgetter: Redis | None = (
+            Redis.from_url(redis_url, socket_timeout=REDIS_REPLY_TIMEOUT_SECONDS) if redis_url else None
+        )
         self._ttls = ttls
         self._metrics = metrics
         self._locks: dict[str, asyncio.Lock] = {}
@@ -218,8 +227,30 @@ class Cache:
         return version, value
 
     async def invalidate(self, namespace: str, key: object) -> None:
-        """Forget one key; the next read loads it again."""
-        await self._backend.delete(self.key(namespace, key))
+        """Forget one key; the next read loads it again.
+
+        On Redis the forget is sent on a connection of its own that does not hide errors (cashews' does: a
+        delete that never reached Redis looks like one that found nothing), tried ``FORGET_TRIES`` times; when
+        Redis still cannot be told, ``redis.exceptions.RedisError`` is raised (the request answers 503) rather
+        than let another process go on answering what was forgotten, such as a deactivated user.
+        """
+        full_key = self.key(namespace, key)
+        backend = await self._ready()
+        local = _client_side_copies(backend)
+        if self._forgetter is None or not isinstance(backend, RedisBackend):
+            await self._backend.delete(full_key)
+            return
+        if local is not None:
+            await local.delete(full_key)
+        in_redis = backend._add_prefix(full_key) if local is not None else full_key  # type: ignore[attr-defined]
+        for attempt in range(1, FORGET_TRIES + 1):
+            try:
+                await self._forgetter.unlink(in_redis)
+                return
+            except RedisError:
+                if attempt == FORGET_TRIES:
+                    raise
+                await asyncio.sleep(FORGET_RETRY_SECONDS * attempt)
 
     async def clear_namespace(self, namespace: str) -> None:
         """Forget every key of a namespace."""
@@ -246,6 +277,8 @@ class Cache:
         return True
 
     async def close(self) -> None:
+        if self._forgetter is not None:
+            await self._forgetter.aclose()
         try:
             await self._backend.close()
         except asyncio.CancelledError:

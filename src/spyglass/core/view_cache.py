@@ -31,12 +31,14 @@ the outer middleware run for every request, hit or miss.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from litestar.connection import ASGIConnection
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from redis.exceptions import RedisError
 
 from spyglass.core.csrf import CSRF_COOKIE
 from spyglass.core.request_context import SAFE_METHODS, header
@@ -58,8 +60,21 @@ FORGOTTEN_BY_PATH: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 _FORGOTTEN_IN_REQUEST: ContextVar[set[tuple[str, int]] | None] = ContextVar("forgotten_in_request", default=None)
 
 
+logger = logging.getLogger("spyglass.view_cache")
+
+
 def _version_key(area: str, user_id: int) -> str:
     return f"{area}:{user_id}"
+
+
+async def _forget_version(cache: Cache, area: str, user_id: int) -> None:
+    """Forget the user's version of ``area``. A forget Redis could not be told of is logged, not raised: the
+    change it announces has committed (failing the request would invite a repeated write), and the views it
+    leaves are at most the namespace's TTL old."""
+    try:
+        await cache.invalidate(VERSIONS, _version_key(area, user_id))
+    except RedisError as exc:
+        logger.warning("views not forgotten: Redis unreachable", extra={"area": area, "error": type(exc).__name__})
 
 
 async def forget_views(services: Services, areas: str | Iterable[str], user_ids: Iterable[int]) -> None:
@@ -75,7 +90,7 @@ async def forget_views(services: Services, areas: str | Iterable[str], user_ids:
     names = (areas,) if isinstance(areas, str) else tuple(areas)
     for user_id in set(user_ids):
         for area in names:
-            await services.cache.invalidate(VERSIONS, _version_key(area, user_id))
+            await _forget_version(services.cache, area, user_id)
             if deferred is not None:
                 deferred.add((area, user_id))
         if routing is not None:
@@ -170,7 +185,7 @@ class ViewCacheMiddleware:
 
         async def forget() -> None:
             for forgotten_area, user_id in list(forgotten):
-                await cache.invalidate(VERSIONS, _version_key(forgotten_area, user_id))
+                await _forget_version(cache, forgotten_area, user_id)
 
         async def forget_then_send(message: Message) -> None:
             nonlocal started
