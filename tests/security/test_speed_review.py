@@ -197,6 +197,16 @@ async def test_a_view_read_racing_a_write_does_not_keep_the_forgotten_version(
         assert await eventually(fresh, within=2.0), "the reader kept answering the forgotten version"
 
 
+async def active() -> str:
+    """A loader: the user as cached before the change."""
+    return "alice, active"
+
+
+async def deactivated() -> str:
+    """A loader: the user as the database has it after the change."""
+    return "alice, deactivated"
+
+
 async def test_a_cached_user_read_racing_a_forget_does_not_outlive_it(
     redis_url: str, view_caches: Callable[[str], Cache]
 ) -> None:
@@ -208,12 +218,6 @@ async def test_a_cached_user_read_racing_a_forget_does_not_outlive_it(
     link = LinkToRedis(url, marks=(b"GET",))
     async with link as slow_url:
         writer, reader = view_caches(url), view_caches(slow_url)
-
-        async def active() -> str:
-            return "alice, active"
-
-        async def deactivated() -> str:
-            return "alice, deactivated"
 
         assert await writer.get_or_load("users", 1, active) == "alice, active"
         assert await reader.get_or_load("users", 2, active) == "alice, active"  # started
@@ -242,12 +246,6 @@ async def test_a_forget_that_did_not_reach_redis_does_not_pass_for_done(
     link = LinkToRedis(url, marks=(b"UNLINK", b"DEL"))
     async with link as lossy_url:
         admins_process, users_process = view_caches(lossy_url), view_caches(url)
-
-        async def active() -> str:
-            return "alice, active"
-
-        async def deactivated() -> str:
-            return "alice, deactivated"
 
         assert await users_process.get_or_load("users", 1, active) == "alice, active"
         await admins_process.get_or_load("users", 2, active)  # started
