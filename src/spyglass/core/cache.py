@@ -201,17 +201,11 @@ class Cache:
         if self._versioned_script is None:
             self._versioned_script = backend._client.register_script(_GET_VERSIONED)
         local = _client_side_copies(backend)
-        in_redis: Callable[[str], str] = backend._add_prefix if local is not None else str
-        reading = await _reading(local, version_key)
-        try:
-            answer = await self._versioned_script(
-                keys=[in_redis(version_key)],
-                args=[secrets.token_hex(6), self.ttl(versions) * 1000, in_redis(self.key(namespace, prefix)), suffix],
-            )
-        except BaseException:
-            await _read_unchanged(local, version_key, reading)
-            raise
-        unchanged = await _read_unchanged(local, version_key, reading)
+        keys = [_in_redis(backend, local, version_key)]
+        args = [secrets.token_hex(6), self.ttl(versions) * 1000, _in_redis(backend, local, self.key(namespace, prefix))]
+        answer, unchanged = await _read_marked(
+            local, version_key, lambda: self._versioned_script(keys=keys, args=[*args, suffix])
+        )
         if answer is None:  # cashews' client answers a failed command (Redis down, pool exhausted) with None
             return "", None
         raw_version, raw_value = answer
@@ -242,7 +236,7 @@ class Cache:
             return
         if local is not None:
             await local.delete(full_key)
-        in_redis = backend._add_prefix(full_key) if local is not None else full_key  # type: ignore[attr-defined]
+        in_redis = _in_redis(backend, local, full_key)
         for attempt in range(1, FORGET_TRIES + 1):
             try:
                 await self._forgetter.unlink(in_redis)
@@ -301,21 +295,26 @@ class _Reading:
         return self
 
 
-async def _reading(local: Backend | None, key: str) -> _Reading:
-    """Mark ``key`` as being read (see ``_Reading``)."""
+async def _read_marked(local: Backend | None, key: str, read: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
+    """``read()`` (a read of ``key`` from Redis) with ``key`` marked as being read in the process's copies (see
+    ``_Reading``): its answer, and whether no invalidation of ``key`` reached the process meanwhile. The mark is
+    removed however the read ends."""
     reading = _Reading()
     if local is not None:
         await local.set(key, reading)
-    return reading
+    try:
+        answer = await read()
+    finally:
+        unchanged = False
+        if local is not None and await local.get(key, default=None) is reading:
+            await local.delete(key)
+            unchanged = True
+    return answer, unchanged
 
 
-async def _read_unchanged(local: Backend | None, key: str, reading: _Reading) -> bool:
-    """Whether no invalidation of ``key`` reached the process during the read marked by ``reading``; the mark
-    is removed."""
-    if local is None or await local.get(key, default=None) is not reading:
-        return False
-    await local.delete(key)
-    return True
+def _in_redis(backend: Any, local: Backend | None, key: str) -> str:
+    """The name of ``key`` in Redis: with client-side copies, cashews stores it under its own prefix."""
+    return str(backend._add_prefix(key)) if local is not None else key
 
 
 async def _read(backend: Backend, key: str) -> Any:
@@ -331,15 +330,10 @@ async def _read(backend: Backend, key: str) -> Any:
         return _MISSING
     if copy is not _MISSING and not isinstance(copy, _Reading):
         return copy
-    reading = await _reading(local, key)
-    in_redis = backend._add_prefix(key)  # type: ignore[attr-defined]
-    try:
-        raw = await backend._client.get(in_redis)  # type: ignore[attr-defined]
-    except BaseException:
-        await _read_unchanged(local, key, reading)
-        raise
+    in_redis = _in_redis(backend, local, key)
+    raw, unchanged = await _read_marked(local, key, lambda: backend._client.get(in_redis))  # type: ignore[attr-defined]
     value = await backend._transform_value(in_redis, raw, _MISSING)  # type: ignore[attr-defined]  # as cashews
-    if await _read_unchanged(local, key, reading):
+    if unchanged:
         await local.set(key, _EMPTY_IN_REDIS if value is _MISSING else value)
     return value
 

@@ -36,12 +36,11 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from litestar.connection import ASGIConnection
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from redis.exceptions import RedisError
 
 from spyglass.core.csrf import CSRF_COOKIE
-from spyglass.core.request_context import SAFE_METHODS, header
+from spyglass.core.request_context import SAFE_METHODS, cookies, header
 from spyglass.web.templating import FLASH_KEY
 
 if TYPE_CHECKING:
@@ -111,11 +110,9 @@ def _forgotten_by(scope: Scope) -> tuple[str, ...]:
 
 def _csrf_cookie(scope: Scope) -> bytes:
     """The CSRF cookie as Litestar reads it, and so as the page embeds it (of two cookies of the name, the
-    last); a plain search of the header would find the first, or a cookie whose name ends in it."""
-    if CSRF_COOKIE + "=" not in (header(scope, b"cookie") or ""):
-        return b""
-    # The CSRF middleware parsed the cookies already; the connection reads them from the scope's state.
-    return ASGIConnection[Any, Any, Any, Any](scope).cookies.get(CSRF_COOKIE, "").encode("latin-1")
+    last); a plain search of the header would find the first, or a cookie whose name ends in it. The cookies
+    were parsed once for the request already (``request_context.cookies``)."""
+    return cookies(scope).get(CSRF_COOKIE, "").encode("latin-1")
 
 
 def _view_digest(scope: Scope, user: CurrentUser) -> str | None:
